@@ -1,0 +1,238 @@
+"""The public contract: ``load_model()`` and the :class:`Model` the dashboard and notebooks use."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .advice import AdviceBook
+from .diagnosis import Diagnosis
+from .engine import Engine, ImpossibleEvidence
+from .intake import Intake
+from .knowledge import Knowledge, load_knowledge
+from .network import build_network, parameter_table
+from .triage import TriageRules
+
+EXPORT_FORMATS = (".bif", ".xmlbif", ".net", ".xdsl")
+
+
+def load_model(path: str | Path | None = None) -> "Model":
+    """Load the shipped knowledge base (``data/``) or the one in directory ``path``."""
+    kb = load_knowledge(path)
+    return Model(kb)
+
+
+class Model:
+    """An evidence-parameterised Bayesian network for leg pain after running.
+
+    Parameters
+    ----------
+    kb : Knowledge
+        The validated knowledge base (see :func:`load_model`).
+    """
+
+    def __init__(self, kb: Knowledge):
+        self.kb = kb
+        self.parameters: pd.DataFrame = parameter_table(kb)
+        self.network = build_network(kb, self.parameters)
+        self.engine = Engine(self.network)
+        self.intake = Intake(kb)
+        self.triage_rules = TriageRules.load(kb.path)
+        self.advice_book = AdviceBook.load(kb.path)
+        self.condition_ids = [c.id for c in kb.conditions]
+        self.cause_ids = [c.id for c in kb.causes]
+        self.group_ids = [g.id for g in kb.pain.groups]
+        self.labels = {node: kb.label(node) for node in kb.states}
+        self._summary_vars = self.condition_ids + self.cause_ids + self.group_ids + ["leg_pain"]
+
+    def __repr__(self) -> str:
+        return (f"<Model: {len(self.cause_ids)} causes, {len(self.condition_ids)} conditions, "
+                f"{len(self.kb.findings)} findings, {len(self.kb.questions)} questions>")
+
+    # ------------------------------------------------------------------------------------
+    @cached_property
+    def questions(self) -> pd.DataFrame:
+        """One row per intake question (id, label, group, kind, unit, min, max, options, help)."""
+        return self.intake.frame()
+
+    def state_index(self, node: str, state: str) -> int:
+        return self.kb.states[node].index(state)
+
+    # ------------------------------------------------------------------------------------
+    def infer(self, evidence: dict | None = None) -> dict[str, np.ndarray]:
+        """Engine level: ``{variable: state or likelihood vector}`` -> ``{variable: marginals}``.
+
+        Raises ``ValueError`` for an unknown variable or state and for evidence of probability zero.
+        """
+        try:
+            return self.engine.infer(evidence or {})
+        except ImpossibleEvidence:
+            raise ValueError(f"the evidence {evidence} has probability zero under the model; "
+                             "remove one of the contradicting items") from None
+
+    def _evidence(self, answers) -> tuple[dict, dict, dict]:
+        clean = self.intake.validate(answers)
+        vectors, sources = self.intake.evidence(clean)
+        return clean, vectors, sources
+
+    def _conflict(self, clean: dict) -> ValueError:
+        """Name a minimal set of answers that together have probability zero."""
+        names = list(clean)
+        keep = list(names)
+        for qid in names:
+            trial = {k: clean[k] for k in keep if k != qid}
+            vectors, _ = self.intake.evidence(trial)
+            lik = self.engine.likelihoods(vectors, 1)
+            if not self.engine.check_possible(lik, 1)[0]:
+                keep.remove(qid)
+        detail = ", ".join(f"{k}={clean[k]!r}" for k in keep)
+        return ValueError(f"these answers cannot all be true together: {detail}; "
+                          "change or clear one of them")
+
+    def diagnose(self, answers: dict | None = None) -> Diagnosis:
+        """Diagnose one case.
+
+        Parameters
+        ----------
+        answers : dict
+            ``{question id: value}`` in the units of :attr:`questions`; a missing question or
+            ``None`` means "not sure".
+
+        Notes
+        -----
+        ``causes.contribution`` is, for each cause the user reported at a risk state, how much it
+        raises the prospective P(leg pain after running | training and background answers) over
+        the same answers with that cause at its healthy state; ``condition_contribution`` is the
+        same difference for the leading condition given all answers. Unreported causes have 0 and
+        their ``posterior`` is P(cause not at its healthy state | answers).
+        """
+        clean, vectors, sources = self._evidence(answers)
+        reported = [c for c in self.cause_ids if c in vectors]
+        risky = [c for c in reported
+                 if int(np.argmax(vectors[c])) != 0 or np.count_nonzero(vectors[c]) > 1]
+        prospective = {k: v for k, v in vectors.items() if k in self.cause_ids}
+        # one batched inference: the case, the case with each risk cause healthy, and the same
+        # two for the prospective (risk factors only) question
+        cases = [vectors] + [_healthy(vectors, c, self.kb.states) for c in risky]
+        cases += [prospective] + [_healthy(prospective, c, self.kb.states) for c in risky]
+        try:
+            post = self._batch(cases, self._summary_vars)
+        except ImpossibleEvidence:
+            raise self._conflict(clean) from None
+        k = len(risky)
+        p_present = {v: post[v][:, -1] if v not in self.cause_ids else 1.0 - post[v][:, 0]
+                     for v in post}
+        conditions = pd.Series({c: p_present[c][0] for c in self.condition_ids},
+                               name="posterior").sort_values(ascending=False, kind="stable")
+        lead = conditions.index[0]
+        pain_prosp = p_present["leg_pain"][k + 1:]
+        rows = []
+        for c in self.cause_ids:
+            marg = post[c][0]
+            state = self.kb.states[c][int(np.argmax(marg))]
+            contribution = condition_contribution = 0.0
+            if c in risky:
+                i = risky.index(c)
+                contribution = pain_prosp[0] - pain_prosp[i + 1]
+                condition_contribution = p_present[lead][0] - p_present[lead][i + 1]
+            rows.append(dict(id=c, label=self.labels[c],
+                             state=self.kb.cause(c).states[int(np.argmax(marg))].label,
+                             state_id=state, posterior=1.0 - marg[0], reported=c in reported,
+                             contribution=contribution,
+                             condition_contribution=condition_contribution))
+        causes = pd.DataFrame(rows).set_index("id")
+        groups = pd.Series({g: p_present[g][0] for g in self.group_ids})
+        triage = self.triage_rules.assess(clean, conditions, vectors)
+        advice = self.advice_book.select(conditions, causes, clean, triage)
+        return Diagnosis(answers=clean, triage=triage, conditions=conditions, causes=causes,
+                         pain_probability=float(p_present["leg_pain"][0]), advice=advice,
+                         labels=self.labels, groups=groups)
+
+    def _batch(self, cases: list[dict], variables: list[str]) -> dict[str, np.ndarray]:
+        """Posterior marginals for a list of evidence dicts, in one engine call."""
+        keys = set().union(*cases) if cases else set()
+        arrays = {}
+        for k in keys:
+            card = len(self.kb.states[k])
+            arrays[k] = np.stack([c.get(k, np.ones(card)) for c in cases])
+        lik = {self.engine.index[k]: a for k, a in arrays.items()}
+        idx = [self.engine.index[v] for v in variables]
+        marg, _ = self.engine.posterior(lik, len(cases), idx)
+        return {self.engine.variables[i]: m for i, m in marg.items()}
+
+    # ------------------------------------------------------------------------------------
+    def diagnose_many(self, frame: pd.DataFrame, chunk: int = 4096,
+                      progress: bool = False) -> pd.DataFrame:
+        """Diagnose every row of ``frame`` (columns = question ids, NaN = not sure).
+
+        Returns one row per case with ``triage_level, pain_probability, top_condition`` and
+        ``p_<condition>`` for every condition. Memory stays flat: rows are processed in chunks.
+        """
+        if not isinstance(frame, pd.DataFrame):
+            raise ValueError(f"diagnose_many needs a pandas DataFrame, got {type(frame).__name__}")
+        unknown = [c for c in frame.columns if c not in self.intake.by_id]
+        if unknown:
+            raise ValueError(f"unknown question column(s) {unknown}; see model.questions")
+        out = []
+        starts = range(0, len(frame), chunk)
+        if progress:
+            from tqdm.auto import tqdm
+            starts = tqdm(starts, total=len(starts), unit="chunk")
+        for start in starts:
+            part = frame.iloc[start:start + chunk]
+            out.append(self._diagnose_chunk(part))
+        if not out:
+            return pd.DataFrame(columns=["triage_level", "pain_probability", "top_condition"]
+                                + [f"p_{c}" for c in self.condition_ids])
+        return pd.concat(out)
+
+    def _diagnose_chunk(self, part: pd.DataFrame) -> pd.DataFrame:
+        records = part.to_dict("records")
+        cleans, vectors = [], []
+        for label, rec in zip(part.index, records):
+            try:
+                clean, vec, _ = self._evidence(rec)
+            except ValueError as exc:
+                raise ValueError(f"row {label!r}: {exc}") from None
+            cleans.append(clean)
+            vectors.append(vec)
+        variables = self.condition_ids + ["leg_pain"]
+        try:
+            post = self._batch(vectors, variables)
+        except ImpossibleEvidence as exc:
+            bad = exc.cases[0]
+            raise ValueError(f"row {part.index[bad]!r}: {self._conflict(cleans[bad])}") from None
+        probs = pd.DataFrame({f"p_{c}": post[c][:, 1] for c in self.condition_ids},
+                             index=part.index)
+        levels = []
+        for i, clean in enumerate(cleans):
+            conditions = pd.Series({c: post[c][i, 1] for c in self.condition_ids})
+            levels.append(self.triage_rules.assess(clean, conditions, vectors[i]).level)
+        head = pd.DataFrame({"triage_level": levels, "pain_probability": post["leg_pain"][:, 1],
+                             "top_condition": probs.idxmax(axis=1).str[2:]}, index=part.index)
+        return pd.concat([head, probs], axis=1)
+
+    # ------------------------------------------------------------------------------------
+    def export(self, path: str | Path) -> Path:
+        """Write the network; the format comes from the suffix: .bif .xmlbif .net .xdsl."""
+        from pgmpy.readwrite import BIFWriter, NETWriter, XDSLWriter, XMLBIFWriter
+        path = Path(path)
+        suffix = path.suffix.lower()
+        writers = {".bif": (BIFWriter, "write_bif"), ".xmlbif": (XMLBIFWriter, "write_xmlbif"),
+                   ".net": (NETWriter, "write_net"), ".xdsl": (XDSLWriter, "write_xdsl")}
+        if suffix not in writers:
+            raise ValueError(f"cannot export to {path.name!r}: the suffix must be one of "
+                             f"{', '.join(EXPORT_FORMATS)}")
+        cls, method = writers[suffix]
+        getattr(cls(self.network), method)(str(path))
+        return path
+
+
+def _healthy(vectors: dict, cause: str, states: dict) -> dict:
+    out = dict(vectors)
+    vec = np.zeros(len(states[cause]))
+    vec[0] = 1.0
+    out[cause] = vec
+    return out

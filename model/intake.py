@@ -1,0 +1,140 @@
+"""Answers in natural units (km, %, minutes, days, 0-10) -> evidence on the network's nodes.
+
+The mapping (cut-offs, options, soft evidence between cut-offs) is data: ``data/questions.yaml``.
+Validation happens here, at the boundary: an unknown question, a wrong type or an out-of-range
+value raises ``ValueError`` naming the question and what is allowed, and nothing is changed.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .knowledge import Knowledge, Question
+
+
+def is_unknown(value) -> bool:
+    """``None`` and NaN mean "not sure": no evidence."""
+    if value is None:
+        return True
+    try:
+        return isinstance(value, float) and math.isnan(value) or value is pd.NA or value is pd.NaT
+    except TypeError:
+        return False
+
+
+class Intake:
+    """The intake questions of a knowledge base and their translation into evidence."""
+
+    def __init__(self, kb: Knowledge):
+        self.kb = kb
+        self.by_id: dict[str, Question] = {q.id: q for q in kb.questions}
+
+    # ------------------------------------------------------------------------------------
+    def frame(self) -> pd.DataFrame:
+        """One row per question: id, label, group, kind, unit, min, max, step, options, help."""
+        rows = []
+        for q in self.kb.questions:
+            rows.append(dict(
+                id=q.id, label=q.label, group=q.group, kind=q.kind, unit=q.unit,
+                min=q.min, max=q.max, step=q.step,
+                options=[(o.id, o.label) for o in q.options] if q.kind == "choice" else None,
+                help=q.help, source=q.source, grade=q.grade))
+        return pd.DataFrame(rows)
+
+    def describe_allowed(self, q: Question) -> str:
+        if q.kind == "number":
+            unit = f" {q.unit}" if q.unit else ""
+            return f"a number from {q.min:g} to {q.max:g}{unit}"
+        if q.kind == "bool":
+            return "True or False"
+        return "one of " + ", ".join(repr(o.id) for o in q.options)
+
+    def validate(self, answers) -> dict:
+        """Check every answer; return ``{question id: clean value}`` without the unknowns."""
+        if answers is None:
+            return {}
+        if isinstance(answers, pd.Series):
+            answers = answers.to_dict()
+        if not isinstance(answers, Mapping):
+            raise ValueError(f"answers must be a mapping of question id -> value, got "
+                             f"{type(answers).__name__}")
+        clean = {}
+        for qid, value in answers.items():
+            if qid not in self.by_id:
+                close = [k for k in self.by_id if str(qid).lower() in k or k in str(qid).lower()]
+                hint = f" (did you mean {', '.join(close[:3])}?)" if close else ""
+                raise ValueError(f"unknown question {qid!r}{hint}; see model.questions for the "
+                                 f"{len(self.by_id)} question ids")
+            if is_unknown(value):
+                continue
+            q = self.by_id[qid]
+            clean[qid] = self._clean(q, value)
+        return clean
+
+    def _clean(self, q: Question, value):
+        allowed = self.describe_allowed(q)
+        if q.kind == "number":
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                raise ValueError(f"question {q.id!r} ({q.label}) needs {allowed}; "
+                                 f"got {type(value).__name__} {value!r}")
+            x = float(value)
+            if not math.isfinite(x) or not q.min <= x <= q.max:
+                raise ValueError(f"question {q.id!r} ({q.label}): {value!r} is out of range; "
+                                 f"allowed: {allowed}")
+            return x
+        if q.kind == "bool":
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            # data frames store booleans with gaps as 0.0 / 1.0
+            if isinstance(value, numbers.Real) and float(value) in (0.0, 1.0):
+                return bool(value)
+            raise ValueError(f"question {q.id!r} ({q.label}) needs {allowed}; got {value!r}")
+        if not isinstance(value, str) or value not in {o.id for o in q.options}:
+            raise ValueError(f"question {q.id!r} ({q.label}): {value!r} is not an option; "
+                             f"allowed: {allowed}")
+        return value
+
+    # ------------------------------------------------------------------------------------
+    def mapping_for(self, q: Question, value) -> dict:
+        """The evidence one clean answer produces: ``{node: state or {state: weight}}``."""
+        if q.kind == "number":
+            for b in q.bins:
+                if b.below is None or value < b.below:
+                    return b.mapping.evidence
+        if q.kind == "bool":
+            m = q.if_yes if value else q.if_no
+            return m.evidence if m is not None else {}
+        return next(o.mapping.evidence for o in q.options if o.id == value)
+
+    def evidence(self, clean: dict) -> tuple[dict, dict]:
+        """Combine clean answers into ``({node: likelihood vector}, {node: [question ids]})``.
+
+        Two answers about the same node multiply their likelihoods; if the product is zero the
+        answers contradict each other and ``ValueError`` names both.
+        """
+        vectors: dict[str, np.ndarray] = {}
+        sources: dict[str, list[str]] = {}
+        for qid, value in clean.items():
+            for node, ev in self.mapping_for(self.by_id[qid], value).items():
+                states = self.kb.states[node]
+                if isinstance(ev, str):
+                    vec = np.zeros(len(states))
+                    vec[states.index(ev)] = 1.0
+                else:
+                    vec = np.array([float(ev.get(s, 0.0)) for s in states])
+                if node in vectors:
+                    product = vectors[node] * vec
+                    if not product.any():
+                        others = ", ".join(repr(o) for o in sources[node])
+                        raise ValueError(
+                            f"answers {others} and {qid!r} contradict each other about "
+                            f"{self.kb.label(node).lower()}; change or clear one of them")
+                    vectors[node] = product
+                else:
+                    vectors[node] = vec
+                sources.setdefault(node, []).append(qid)
+        return vectors, sources
