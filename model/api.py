@@ -39,8 +39,8 @@ class Model:
         self.network = build_network(kb, self.parameters)
         self.engine = Engine(self.network)
         self.intake = Intake(kb)
-        self.triage_rules = TriageRules.load(kb.path)
-        self.advice_book = AdviceBook.load(kb.path)
+        self.triage_rules = TriageRules.load(kb.path, kb)
+        self.advice_book = AdviceBook.load(kb.path, kb)
         self.condition_ids = [c.id for c in kb.conditions]
         self.cause_ids = [c.id for c in kb.causes]
         self.group_ids = [g.id for g in kb.pain.groups]
@@ -213,6 +213,129 @@ class Model:
         head = pd.DataFrame({"triage_level": levels, "pain_probability": post["leg_pain"][:, 1],
                              "top_condition": probs.idxmax(axis=1).str[2:]}, index=part.index)
         return pd.concat([head, probs], axis=1)
+
+    # -- dashboard views (presentation of the model, no new knowledge) -----------------------
+    def condition_info(self) -> pd.DataFrame:
+        """One row per condition: ``label, group, serious`` (must-not-miss or needs imaging)."""
+        return pd.DataFrame([dict(id=c.id, label=c.label, group=c.group, serious=c.serious)
+                             for c in self.kb.conditions]).set_index("id")
+
+    def evidence_nodes(self, answers: dict | None) -> list[str]:
+        """The network nodes that ``answers`` set (validated like :meth:`diagnose`)."""
+        vectors, _ = self.intake.evidence(self.intake.validate(answers))
+        return list(vectors)
+
+    def graph_dot(self, diagnosis: Diagnosis | None = None, focus: bool = True,
+                  top: int = 3) -> str:
+        """Graphviz DOT text of the network (see :mod:`model.graph`).
+
+        With a ``diagnosis`` the answered nodes and the leading condition are highlighted and the
+        condition posteriors printed; ``focus`` keeps only the ``top`` conditions, the leading
+        one's parents and children, and the answered nodes.
+        """
+        from .graph import focus_nodes, network_dot
+        layers = {c: "cause" for c in self.cause_ids}
+        layers.update({c: "condition" for c in self.condition_ids})
+        layers.update({f.id: "finding" for f in self.kb.findings})
+        layers.update({g: "group" for g in self.group_ids})
+        layers["leg_pain"] = "pain"
+        edges = list(self.network.edges())
+        evidence, leading, probs, nodes = [], None, None, None
+        if diagnosis is not None:
+            evidence = self.evidence_nodes(diagnosis.answers)
+            leading = diagnosis.leading_condition
+            probs = dict(diagnosis.conditions.items())
+            if focus:
+                nodes = focus_nodes(edges, leading, evidence, diagnosis.conditions.index[:top])
+        return network_dot(edges, layers, self.labels, evidence, leading, probs, nodes)
+
+    def provenance(self, node: str) -> pd.DataFrame:
+        """The parameters behind ``node`` and what it implies, each with its source and grade.
+
+        Columns: ``role`` ('share of runners' | 'base rate' | 'risk factor' | 'sign or symptom' |
+        'pain'), ``what`` (plain words), ``effect`` (the published effect size, if any),
+        ``probability`` (the probability it sets in the network), ``grade``, ``source``.
+        """
+        if node not in self.labels:
+            raise ValueError(f"unknown node {node!r}; allowed: the ids in model.labels")
+        links = {(l.cause, l.state): l for c in self.kb.conditions if c.id == node
+                 for l in c.links}
+        rows = []
+        own = self.parameters[self.parameters["node"] == node]
+        for r in own.itertuples():
+            if r.kind == "prior":
+                what, role, effect = f"{self._state_label(node, r.parent_state)}", \
+                    "share of runners", ""
+            elif r.kind == "leak":
+                role, effect = "base rate", ""
+                what = "Chance with every listed cause at its healthy level"
+            else:
+                link = links.get((r.parent, r.parent_state))
+                role = "risk factor"
+                what = f"{self.labels[r.parent]}: {self._state_label(r.parent, r.parent_state)}"
+                effect = (f"{link.measure.replace('_', ' ')} {link.value:g}" if link else "")
+            rows.append(dict(role=role, what=what, effect=effect, probability=r.probability,
+                             grade=r.grade, source=r.source))
+        for r in self.parameters[self.parameters["parent"] == node].itertuples():
+            role = "pain" if r.node in self.group_ids else "sign or symptom"
+            rows.append(dict(role=role, what=self.labels.get(r.node, r.node), effect="",
+                             probability=r.probability, grade=r.grade, source=r.source))
+        return pd.DataFrame(rows, columns=["role", "what", "effect", "probability", "grade",
+                                           "source"])
+
+    def _state_label(self, node: str, state: str) -> str:
+        if node in self.cause_ids:
+            return next(s.label for s in self.kb.cause(node).states if s.id == state)
+        return str(state)
+
+    # -- explanations, next best question, what-if (model/explain.py, questioning.py, whatif.py)
+    def attribution(self, answers: dict | None = None):
+        """How much each reported cause adds to P(leg pain) and to each condition.
+
+        Returns an :class:`model.explain.Attribution` (``causes``, ``by_condition``); the
+        exact definitions are in the :mod:`model.explain` docstring.
+        """
+        from .explain import attribution
+        return attribution(self, answers)
+
+    def evidence_weights(self, answers: dict | None = None, conditions=None, top: int = 3):
+        """Each answer's signed weight (log likelihood ratio, nats) for the leading conditions.
+
+        ``conditions``: a condition id or list of ids; default the ``top`` most likely.
+        Returns an :class:`model.explain.EvidenceWeights` (``frame``, ``pivot()``).
+        """
+        from .explain import evidence_weights
+        return evidence_weights(self, answers, conditions, top)
+
+    def next_questions(self, answers: dict | None = None, k: int | None = 3) -> pd.DataFrame:
+        """The ``k`` most useful unanswered questions (``k=None``: all), best first.
+
+        Columns ``question, label, group, expected_gain`` (bits about the conditions),
+        ``p_change_triage, could_change_triage, score, likely_answer, p_likely_answer``;
+        ``.attrs['stop']`` is True when no single answer left can change the triage level.
+        See :mod:`model.questioning`.
+        """
+        from .questioning import next_questions
+        return next_questions(self, answers, k)
+
+    def question_plan(self, answers: dict | None = None):
+        """Every unanswered question scored, each possible answer, and the stop rule."""
+        from .questioning import plan
+        return plan(self, answers)
+
+    def what_if(self, answers: dict | None, changes: dict, given: str = "risk_factors"):
+        """The case with modifiable answers changed: P(leg pain) and conditions before/after.
+
+        ``given='risk_factors'`` (default) uses training and background answers only (risk on
+        future runs); ``'all_answers'`` keeps the symptoms. See :mod:`model.whatif`.
+        """
+        from .whatif import what_if
+        return what_if(self, answers, changes, given)
+
+    def what_would_help(self, answers: dict | None, given: str = "risk_factors") -> pd.DataFrame:
+        """Changes the runner could make, ranked by how much they lower P(leg pain)."""
+        from .whatif import what_would_help
+        return what_would_help(self, answers, given)
 
     # ------------------------------------------------------------------------------------
     def export(self, path: str | Path) -> Path:
