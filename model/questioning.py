@@ -1,0 +1,248 @@
+"""The next best question, and when to stop asking.
+
+For every unanswered question the model lists the answers it can take (:func:`answer_outcomes`),
+runs the case with each answer added as ONE batch of evidence rows (a single engine call for all
+questions), and scores each question by
+
+* ``expected_gain``: the expected information the answer gives about the conditions, in bits:
+  ``sum_o P(o) * sum_c KL(P(c | answers, o) || P(c | answers))`` over the answers ``o`` and the
+  17 conditions (binary marginals). When a question's answers are exact states of one variable
+  this equals the expected drop in the summed entropy of the condition marginals (the mutual
+  information between the answer and each condition); it is never negative, and it is exactly
+  zero when the question is independent of every condition given the answers so far.
+* ``p_change_triage``: the chance that the answer changes the triage level.
+
+``P(o)`` is the probability of the answer's evidence given the answers so far, normalised over the
+question's distinct answers. Answers between two cut-offs (soft evidence) and "not sure" options
+are skipped when the question has exact answers: they describe a value near a cut-off, not a
+separate outcome. For number questions, triage rules may use other cut-offs than the network; the
+value is taken as uniform within each network bin and triage is evaluated on each piece between
+the rule thresholds, so the chance of a change is the share of the bin that changes the level.
+
+The stop rule: ``stop`` is true when no answer with positive probability to any single unanswered
+question changes the triage level (so asking more cannot change the advice one answer at a time).
+The ranking ``score`` adds ``expected_gain`` and ``p_change_triage`` weighted by
+``triage_change_weight`` from ``data/explain.yaml``.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._yaml import Node, read_yaml
+from .explain import merge, run_cases
+
+LEVEL_RANK = {"self_care": 0, "see_clinician_soon": 1, "urgent_care": 2}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One answer a question can take, with the evidence it produces."""
+    question: str
+    value: object                  # representative answer, in the question's units
+    label: str
+    evidence: dict                 # {node: likelihood vector}
+    hard: bool                     # every node is set to one exact state
+    pieces: tuple = ()             # number questions: ((value, share of the bin), ...)
+
+
+def load_settings(data_dir: Path) -> dict:
+    """Read ``explain.yaml`` (non-medical settings of the explanation layer)."""
+    path = Path(data_dir) / "explain.yaml"
+    top = Node(read_yaml(path), path.name).mapping()
+    top.check_keys({"next_question"})
+    nq = top.get("next_question").mapping()
+    nq.check_keys({"triage_change_weight", "reasoning"})
+    nq.get("reasoning").text()
+    return {"triage_change_weight": nq.get("triage_change_weight").number(0.0)}
+
+
+def _informative(vec: np.ndarray) -> bool:
+    return bool(np.ptp(vec) > 0)
+
+
+def _bin_ranges(q):
+    """``(low, high, is_last)`` of every reachable bin of a number question."""
+    lo = q.min
+    for b in q.bins:
+        last = b.below is None
+        hi = q.max if last else min(b.below, q.max)
+        if hi > lo or (last and hi == lo):
+            yield lo, hi, last
+        if not last:
+            lo = max(lo, b.below)
+
+
+def _thresholds(rules, qid: str) -> set[float]:
+    """Numeric cut-offs the triage rules apply to question ``qid`` (duck-typed walk)."""
+    found, stack = set(), [getattr(r, "when", r) for r in getattr(rules, "rules", [])]
+    while stack:
+        node = stack.pop()
+        stack.extend(getattr(node, "parts", ()))
+        if getattr(node, "question", None) == qid and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool):
+            found.add(float(node.value))
+    return found
+
+
+def answer_outcomes(model, qid: str) -> list[Outcome]:
+    """The distinct informative answers of question ``qid`` (cached per model)."""
+    cache = model.__dict__.setdefault("_answer_outcomes", {})
+    if qid in cache:
+        return cache[qid]
+    q = model.intake.by_id[qid]
+    raw = []  # (value, label, pieces)
+    if q.kind == "number":
+        cuts = _thresholds(model.triage_rules, qid)
+        unit = f" {q.unit}" if q.unit else ""
+        for lo, hi, last in _bin_ranges(q):
+            points = sorted({lo, hi} | {t for t in cuts if lo < t < hi})
+            pieces = tuple(((a + b) / 2, (b - a) / (hi - lo)) for a, b in zip(points, points[1:]))
+            label = f"{lo:g}{unit} or more" if last else f"{lo:g} to under {hi:g}{unit}"
+            raw.append((lo, label, pieces or ((lo, 1.0),)))
+    elif q.kind == "bool":
+        raw = [(True, "yes", ()), (False, "no", ())]
+    else:
+        raw = [(o.id, o.label, ()) for o in q.options]
+    outcomes, seen = [], {}
+    for value, label, pieces in raw:
+        vectors, _ = model.intake.evidence({qid: value})
+        ev = {k: v / v.max() for k, v in vectors.items() if _informative(v)}
+        if not ev:
+            continue  # "not sure": the same as not answering
+        key = tuple(sorted((k, tuple(v)) for k, v in ev.items()))
+        if key in seen:  # two options with the same evidence are one outcome for the model
+            i = seen[key]
+            outcomes[i] = Outcome(qid, outcomes[i].value, f"{outcomes[i].label} / {label}",
+                                  outcomes[i].evidence, outcomes[i].hard, outcomes[i].pieces)
+            continue
+        seen[key] = len(outcomes)
+        hard = all(np.count_nonzero(v) == 1 for v in ev.values())
+        outcomes.append(Outcome(qid, value, label, ev, hard, pieces))
+    if sum(o.hard for o in outcomes) >= 2:
+        outcomes = [o for o in outcomes if o.hard]
+    cache[qid] = outcomes
+    return outcomes
+
+
+def _kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Summed binary KL divergence KL(p || q) over the last axis, in bits (0 log 0 = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(p > 0, p * np.log2(p / q), 0.0)
+        b = np.where(p < 1, (1 - p) * np.log2((1 - p) / (1 - q)), 0.0)
+    return np.clip(np.nan_to_num(a + b, nan=0.0, posinf=0.0), 0.0, None).sum(axis=-1)
+
+
+@dataclass
+class QuestionPlan:
+    """Every unanswered question scored (see the module docstring).
+
+    Attributes
+    ----------
+    ranking : pandas.DataFrame
+        One row per unanswered informative question, best first: ``question, label, group,
+        expected_gain, p_change_triage, could_change_triage, score, likely_answer,
+        p_likely_answer``.
+    outcomes : pandas.DataFrame
+        One row per (question, answer): ``question, answer, value, probability,
+        triage_level, p_change_triage, gain``.
+    stop : bool
+        True when no single answer to any remaining question can change the triage level.
+    triage_level : str
+        The current level.
+    """
+    ranking: pd.DataFrame
+    outcomes: pd.DataFrame
+    stop: bool
+    triage_level: str
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(r.label)}</td><td style='text-align:right'>"
+            f"{r.expected_gain:.3f}</td><td style='text-align:right'>{r.p_change_triage:.1%}</td>"
+            f"<td>{html.escape(str(r.likely_answer))} ({r.p_likely_answer:.0%})</td></tr>"
+            for r in self.ranking.head(8).itertuples())
+        stop = ("<p><b>Nothing left to ask can change the advice.</b></p>" if self.stop else "")
+        return (f"<div>{stop}<table><tr><th>question</th><th>expected gain (bits)</th>"
+                f"<th>P(changes triage)</th><th>likely answer</th></tr>{rows}</table></div>")
+
+
+def plan(model, answers) -> QuestionPlan:
+    """Score every unanswered question for ``answers`` with one batched inference."""
+    clean, vectors, _ = model._evidence(answers)
+    settings = model.__dict__.get("_explain_settings")
+    if settings is None:
+        settings = model.__dict__["_explain_settings"] = load_settings(model.kb.path)
+    conds = model.condition_ids
+    candidates = []  # (question, outcome, merged evidence)
+    for q in model.kb.questions:
+        if q.id in clean:
+            continue
+        for o in answer_outcomes(model, q.id):
+            candidates.append((q.id, o, merge(vectors, o.evidence)))
+    marg, log_z, possible = run_cases(model, [vectors] + [c[2] for c in candidates], conds)
+    if not possible[0]:
+        raise model._conflict(clean)
+    post = np.column_stack([marg[c][:, 1] for c in conds])
+    ids = np.array(conds)
+
+    def triage(i, answers_i):
+        order = np.argsort(-post[i], kind="stable")
+        series = pd.Series(post[i][order], index=ids[order])
+        return model.triage_rules.assess(answers_i, series, None).level
+
+    level = triage(0, clean)
+    w = np.where(possible, np.exp(log_z - log_z[0]), 0.0)
+    gain = _kl_bits(post[1:], post[:1])
+    out_rows = []
+    for j, (qid, o, _) in enumerate(candidates):
+        i = j + 1
+        change, levels = 0.0, []
+        if possible[i]:
+            for value, share in (o.pieces or ((o.value, 1.0),)):
+                lv = triage(i, {**clean, qid: value})
+                levels.append(lv)
+                change += share * (lv != level)
+        out_rows.append(dict(question=qid, answer=o.label, value=o.value, raw=w[i],
+                             triage_level=max(levels, key=LEVEL_RANK.get) if levels else None,
+                             p_change_triage=change, gain=gain[j] if possible[i] else 0.0))
+    outcomes = pd.DataFrame(out_rows, columns=["question", "answer", "value", "raw",
+                                               "triage_level", "p_change_triage", "gain"])
+    total = outcomes.groupby("question", sort=False)["raw"].transform("sum")
+    outcomes.insert(3, "probability", np.where(total > 0, outcomes.raw / total.where(total > 0, 1),
+                                               0.0))
+    outcomes = outcomes.drop(columns="raw")
+    rank_rows = []
+    weight = settings["triage_change_weight"]
+    by_id = model.intake.by_id
+    for qid, block in outcomes.groupby("question", sort=False):
+        p = block.probability.to_numpy()
+        likely = block.iloc[int(np.argmax(p))]
+        eg = float(p @ block.gain.to_numpy())
+        pc = float(p @ block.p_change_triage.to_numpy())
+        could = bool(((p > 0) & (block.p_change_triage.to_numpy() > 0)).any())
+        rank_rows.append(dict(question=qid, label=by_id[qid].label, group=by_id[qid].group,
+                              expected_gain=eg, p_change_triage=pc, could_change_triage=could,
+                              score=eg + weight * pc, likely_answer=likely.answer,
+                              p_likely_answer=float(likely.probability)))
+    ranking = pd.DataFrame(rank_rows, columns=[
+        "question", "label", "group", "expected_gain", "p_change_triage", "could_change_triage",
+        "score", "likely_answer", "p_likely_answer"])
+    ranking = ranking.sort_values(["score", "expected_gain"], ascending=False, kind="stable")
+    ranking = ranking.reset_index(drop=True)
+    stop = not bool(ranking.could_change_triage.any())
+    return QuestionPlan(ranking, outcomes, stop, level)
+
+
+def next_questions(model, answers, k: int | None = 3) -> pd.DataFrame:
+    """The ``k`` best unanswered questions; ``.attrs['stop']`` holds the stop rule."""
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"k must be a whole number of at least 1 (or None for all), got {k!r}")
+    p = plan(model, answers)
+    out = p.ranking if k is None else p.ranking.head(int(k)).copy()
+    out.attrs.update(stop=p.stop, triage_level=p.triage_level)
+    return out
