@@ -1,0 +1,21 @@
+"""Shared fixtures: the shipped model is built once per test session."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PGMPY_SHOW_PROGRESS", "0")
+
+
+@pytest.fixture(scope="session")
+def model():
+    from model import load_model
+    return load_model()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return ROOT / "data"

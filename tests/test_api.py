@@ -1,0 +1,200 @@
+"""The public contract of design.md: load_model, questions, diagnose, diagnose_many, infer."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pgmpy.inference import VariableElimination
+
+LEVELS = {"urgent_care", "see_clinician_soon", "self_care"}
+
+SHIN_CASE = {"pain_location": "shin", "tenderness": "pinpoint_bone", "days_since_onset": 20,
+             "sex": "female", "bmi": 19.0, "low_energy_signs": True,
+             "longest_run_increase_pct": 50}
+
+
+def test_questions_frame(model):
+    q = model.questions
+    assert list(q.columns[:9]) == ["id", "label", "group", "kind", "unit", "min", "max", "step",
+                                   "options"]
+    assert q.id.is_unique
+    assert set(q.group) == {"training", "background", "symptoms"}
+    assert set(q.kind) == {"number", "bool", "choice"}
+    numbers = q[q.kind == "number"]
+    assert (numbers["min"] < numbers["max"]).all() and numbers.unit.str.len().gt(0).all()
+    for opts in q[q.kind == "choice"].options:
+        assert len(opts) >= 2 and all(isinstance(o, tuple) for o in opts)
+
+
+def test_diagnose_result_shape(model):
+    d = model.diagnose(SHIN_CASE)
+    assert d.triage.level in LEVELS
+    assert isinstance(d.conditions, pd.Series)
+    assert list(d.conditions.index.sort_values()) == sorted(model.condition_ids)
+    assert d.conditions.is_monotonic_decreasing
+    assert d.conditions.between(0, 1).all()
+    assert d.conditions.index[0] == "bone_stress_injury"
+    assert {"posterior", "reported", "contribution"} <= set(d.causes.columns)
+    assert set(d.causes.index) == set(model.cause_ids)
+    assert d.causes.loc["energy_availability", "reported"]
+    assert d.causes.loc["energy_availability", "posterior"] == pytest.approx(1.0)
+    assert d.causes.loc["energy_availability", "contribution"] > 0
+    assert 0.99 < d.pain_probability <= 1.0  # a painful spot was reported
+    frame = d.to_frame()
+    assert len(frame) == 1 and frame.loc[0, "top_condition"] == "bone_stress_injury"
+    assert not frame.select_dtypes("number").isna().any().any()
+    html = d._repr_html_()
+    assert "Stress fracture of the shin or foot" in html and "not a diagnosis" in html
+
+
+def test_no_answers_gives_the_prospective_population_picture(model):
+    d = model.diagnose({})
+    assert 0.2 < d.pain_probability < 0.5
+    assert not d.causes.reported.any()
+    riskier = model.diagnose({"longest_run_increase_pct": 150, "runs_per_week_last_3_months": 0.5})
+    assert riskier.pain_probability > d.pain_probability
+
+
+def _hard_evidence(model, answers):
+    clean = model.intake.validate(answers)
+    vectors, _ = model.intake.evidence(clean)
+    evidence = {}
+    for node, vec in vectors.items():
+        assert np.count_nonzero(vec) == 1, "test cases use hard evidence only"
+        evidence[node] = model.kb.states[node][int(np.argmax(vec))]
+    return evidence
+
+
+@pytest.mark.parametrize("answers", [
+    SHIN_CASE,
+    {"pain_location": "calf", "swelling": True, "warmth_redness": True,
+     "long_travel_or_immobility": True, "both_legs": False, "sex": "female"},
+    {"weekly_km_increase_pct": 50, "warm_up_minutes": 0, "flat_feet": "yes"},
+])
+def test_diagnose_matches_pgmpy_variable_elimination(model, answers):
+    evidence = _hard_evidence(model, answers)
+    d = model.diagnose(answers)
+    ve = VariableElimination(model.network)
+    for cond in model.condition_ids[:8] + ["deep_vein_thrombosis"]:
+        q = ve.query([cond], evidence=evidence, show_progress=False)
+        expected = q.values[q.state_names[cond].index("present")]
+        assert d.conditions[cond] == pytest.approx(expected, abs=1e-9), cond
+    q = ve.query(["leg_pain"], evidence=evidence, show_progress=False)
+    assert d.pain_probability == pytest.approx(q.values[1], abs=1e-9)
+
+
+# ---- bad input: a clear ValueError, nothing changes --------------------------------------
+@pytest.mark.parametrize("answers, words", [
+    ({"shoe_size": 42}, "unknown question 'shoe_size'"),
+    ({"age": 200}, "out of range"),
+    ({"age": -1}, "out of range"),
+    ({"age": float("inf")}, "out of range"),
+    ({"age": "forty"}, "needs a number from 12 to 90"),
+    ({"age": True}, "needs a number"),
+    ({"sex": "other"}, "is not an option"),
+    ({"swelling": "yes"}, "needs True or False"),
+    ({"swelling": 2}, "needs True or False"),
+    ({"sex": "male", "hormonal_contraception": True}, "cannot all be true together"),
+    ({"pain_severity": 0, "pain_location": "calf"}, "contradict each other"),
+])
+def test_bad_input_raises_a_value_error_naming_the_question(model, answers, words):
+    before = model.diagnose(SHIN_CASE).conditions
+    with pytest.raises(ValueError, match=words) as err:
+        model.diagnose(answers)
+    for qid in answers:
+        if qid != "shoe_size" and "contradict" not in words:
+            assert qid in str(err.value)
+    pd.testing.assert_series_equal(model.diagnose(SHIN_CASE).conditions, before)
+
+
+def test_answers_must_be_a_mapping(model):
+    with pytest.raises(ValueError, match="mapping"):
+        model.diagnose([("age", 30)])
+
+
+def test_none_and_nan_mean_not_sure(model):
+    plain = model.diagnose({"age": 30})
+    with_gaps = model.diagnose({"age": 30, "swelling": None, "bmi": float("nan")})
+    pd.testing.assert_series_equal(plain.conditions, with_gaps.conditions)
+
+
+def _answer_strategy(model):
+    """Random answers: valid values, plus occasional invalid ones."""
+    qs = model.questions.set_index("id")
+
+    def value(qid):
+        row = qs.loc[qid]
+        if row.kind == "number":
+            valid = st.floats(row["min"], row["max"], allow_nan=False)
+            return st.one_of(valid, valid, st.floats(allow_nan=False), st.none())
+        if row.kind == "bool":
+            return st.one_of(st.booleans(), st.booleans(), st.none(), st.just("maybe"))
+        return st.one_of(st.sampled_from([o for o, _ in row.options]), st.just("nonsense"),
+                         st.none())
+
+    return st.lists(st.sampled_from(list(qs.index)), max_size=10, unique=True).flatmap(
+        lambda ids: st.fixed_dictionaries({q: value(q) for q in ids}))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_random_answers_diagnose_or_raise_the_documented_error(model, data):
+    answers = data.draw(_answer_strategy(model))
+    try:
+        d = model.diagnose(answers)
+    except ValueError as err:
+        message = str(err)
+        assert any(w in message for w in ("out of range", "needs", "not an option",
+                                          "contradict", "cannot all be true")), message
+        return
+    assert d.triage.level in LEVELS
+    assert np.isfinite(d.conditions.values).all() and d.conditions.between(0, 1).all()
+    assert 0.0 <= d.pain_probability <= 1.0 and not math.isnan(d.pain_probability)
+    assert np.isfinite(d.causes[["posterior", "contribution"]].values).all()
+
+
+# ---- many cases at once -------------------------------------------------------------------
+def test_diagnose_many_matches_diagnose_row_by_row(model):
+    frame = pd.DataFrame([
+        SHIN_CASE,
+        {"pain_location": "calf", "downhill_or_unusual_session": True, "both_legs": True},
+        {},
+        {"age": 45.0, "sex": "male", "pain_location": "achilles", "tearing_or_pop": True},
+    ], index=["a", "b", "c", "d"])
+    out = model.diagnose_many(frame)
+    assert list(out.index) == ["a", "b", "c", "d"]
+    for label, row in frame.iterrows():
+        d = model.diagnose(row.to_dict())
+        assert out.loc[label, "top_condition"] == d.conditions.index[0]
+        assert out.loc[label, "triage_level"] == d.triage.level
+        assert out.loc[label, "pain_probability"] == pytest.approx(d.pain_probability, abs=1e-9)
+        for cond, p in d.conditions.items():
+            assert out.loc[label, f"p_{cond}"] == pytest.approx(p, abs=1e-9)
+
+
+def test_diagnose_many_names_the_bad_row(model):
+    frame = pd.DataFrame([{"age": 30}, {"age": 300}], index=["ok", "bad"])
+    with pytest.raises(ValueError, match="row 'bad'.*out of range"):
+        model.diagnose_many(frame)
+    with pytest.raises(ValueError, match="unknown question column"):
+        model.diagnose_many(pd.DataFrame([{"colour": "red"}]))
+
+
+# ---- engine level -------------------------------------------------------------------------
+def test_infer_returns_every_marginal(model):
+    out = model.infer({"doms": "present"})
+    assert set(out) == set(model.network.nodes())
+    for var, m in out.items():
+        assert m.shape == (len(model.kb.states[var]),) and m.sum() == pytest.approx(1.0)
+    assert out["doms"][1] == pytest.approx(1.0)
+
+
+def test_infer_rejects_unknown_and_impossible_evidence(model):
+    with pytest.raises(ValueError, match="unknown variable 'spleen'"):
+        model.infer({"spleen": "present"})
+    with pytest.raises(ValueError, match="not a state of doms"):
+        model.infer({"doms": "maybe"})
+    with pytest.raises(ValueError, match="probability zero"):
+        model.infer({"sex": "male", "hormonal_contraception": "present"})
