@@ -116,11 +116,16 @@ class Engine:
         self.max_expanded = 2
         self._trees: dict[frozenset, _Tree] = {}
         self._cache_size = cache_size
+        self._check_paths: dict = {}
+        self._pseudo_memo: dict = {}
 
     # ------------------------------------------------------------------------------------
-    def tree(self, pattern: frozenset = frozenset()) -> "_Tree":
-        """The junction tree in which the foldable leaves in ``pattern`` keep their aux variable."""
-        tree = self._trees.get(pattern)
+    def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset()) -> "_Tree":
+        """The junction tree in which the foldable leaves in ``pattern`` keep their aux variable
+        and the hard-observed variables in ``sliced`` are cut out of the graph (their factors
+        become per-case factors over the remaining variables, gathered at the observed state)."""
+        key = (pattern, sliced)
+        tree = self._trees.get(key)
         if tree is None:
             if len(self._trees) >= self._cache_size:
                 self._trees.pop(next(iter(self._trees)))
@@ -139,9 +144,12 @@ class Engine:
                 factors.append(_Factor((scope[0], aux), w))
                 for parent, g in zip(scope[1:], gs):
                     factors.append(_Factor((aux, parent), np.stack([g, np.ones_like(g)])))
-            live = {v for f in factors for v in f.scope}
-            tree = _Tree(factors, np.array(cards), [v for v in range(len(self.variables)) if v in live])
-            self._trees[pattern] = tree
+            static = [f for f in factors if not sliced.intersection(f.scope)]
+            gathered = [f for f in factors if sliced.intersection(f.scope)]
+            live = {v for f in factors for v in f.scope} - sliced
+            tree = _Tree(static, np.array(cards),
+                         [v for v in range(len(self.variables)) if v in live], gathered, sliced)
+            self._trees[key] = tree
         return tree
 
     @property
@@ -193,9 +201,12 @@ class Engine:
             if v in letters:
                 ops.append((vec > 0).astype(float))
                 subs.append("a" + letters[v])
-        if not any("a" in s for s in subs):
-            return ok & (np.einsum(",".join(subs) + "->", *ops, optimize=True) > 0)
-        return ok & (np.einsum(",".join(subs) + "->a", *ops, optimize=True) > 0)
+        expr = ",".join(subs) + ("->a" if any("a" in s for s in subs) else "->")
+        path = self._check_paths.get(expr)
+        if path is None:  # the contraction order depends only on the expression: plan it once
+            path = self._check_paths[expr] = np.einsum_path(expr, *ops, optimize="greedy")[0]
+        # 0/1 tables: the sum counts consistent configurations, exact in floating point
+        return ok & (np.einsum(expr, *ops, optimize=path) > 0)
 
     def _expand(self, lik: dict[int, np.ndarray], batch: int, keep: frozenset):
         """Fold the outer nodes not in ``keep`` into likelihoods on their parents.
@@ -255,72 +266,172 @@ class Engine:
         return frozenset(keep)
 
     def posterior(self, lik: dict[int, np.ndarray], batch: int,
-                  variables: list[int] | None = None):
+                  variables: list[int] | None = None, check: bool = True,
+                  slice_vars=None):
         """Marginals of ``variables`` (default: all) for a batch of likelihoods.
 
         Returns ``(marginals, log_z)``: ``{index: (batch, card)}`` and ``log P(evidence)``.
+        Variables observed hard in every case (restricted to ``slice_vars`` if given) are cut
+        out of the junction tree, which breaks the couplings through shared causes.
         """
-        possible = self.check_possible(lik, batch)
-        if not possible.all():
-            raise ImpossibleEvidence(np.flatnonzero(~possible))
-        variables = list(range(len(self.variables))) if variables is None else list(variables)
+        if check:
+            possible = self.check_possible(lik, batch)
+            if not possible.all():
+                raise ImpossibleEvidence(np.flatnonzero(~possible))
+        variables = range(len(self.variables)) if variables is None else variables
         keep = self._keep_set(self._positive_outer(lik))
         outer = [v for v in variables if v in self.foldable and v not in keep]
         inner = [v for v in variables if v not in self.foldable or v in keep]
-        # extra pseudo-cases for outer marginals: P(Y = off | e without Y) = Z(.., off) / Z(..)
-        cases = [lik]
-        plan = []
+        hard = frozenset(v for v, a in lik.items() if v not in self.foldable
+                         and (slice_vars is None or v in slice_vars)
+                         and np.all(np.count_nonzero(a, axis=1) == 1))
+        tree = self.tree(keep, hard)
+        certain = {v: (lik[v] > 0).astype(float) for v in inner if v in hard}
+        inner = [v for v in inner if v not in hard]
+        pseudo, generic = {}, []
         for v in outer:
+            vec = lik.get(v)
+            if vec is not None and np.all(np.count_nonzero(vec, axis=1) == 1):
+                certain[v] = (vec > 0).astype(float)  # hard evidence: the marginal is certain
+            elif vec is None and (spec := self._pseudo(v, keep, lik)) is not None:
+                pseudo[v] = spec
+            else:
+                generic.append(v)
+        out, log_z, ratios = self._run(tree, lik, batch, keep, inner,
+                                       {v: vecs for v, (_, vecs) in pseudo.items()})
+        if not np.all(np.isfinite(log_z)):
+            raise ImpossibleEvidence(np.flatnonzero(~np.isfinite(log_z)))
+        out.update(certain)
+        if ratios is None:  # rows needed rescaling: use the general pseudo-cases below
+            generic += list(pseudo)
+        else:
+            for v, (scalar, _) in pseudo.items():
+                off = self.foldable[v][0]
+                p = np.empty((batch, 2))
+                p[:, off] = np.clip(scalar * ratios[v], 0.0, 1.0)
+                p[:, 1 - off] = 1.0 - p[:, off]
+                out[v] = p
+        if not generic:
+            return out, log_z
+        # the general way for soft-observed leaves: pseudo-cases that need log Z only:
+        # P(Y = off | e without Y) = Z(e without Y, Y = off) / Z(e without Y)
+        cases, plan = [], []
+        for v in generic:
             vec = lik.get(v)
             off = self.foldable[v][0]
             without = {k: a for k, a in lik.items() if k != v}
             forced = dict(without)
             forced[v] = np.broadcast_to(np.eye(self.cards[v])[off], (batch, self.cards[v]))
-            base = 0
+            base = -1  # the main rows
             if vec is not None:
                 cases.append(without)
                 base = len(cases) - 1
             cases.append(forced)
             plan.append((v, vec, base, len(cases) - 1))
-        n = batch * len(cases)
-        if len(cases) > 1:
-            stacked = {}
-            for k in set().union(*cases):
-                ones = np.ones((batch, self.cards[k]))
-                stacked[k] = np.concatenate([c.get(k, ones) for c in cases])
-        else:
-            stacked = lik
-        rows, case, coef = self._expand(stacked, n, keep)
-        marg, row_log_z = self.tree(keep).run(rows, len(case), inner)
-        # combine the signed terms of each case in a numerically safe way
-        live = coef != 0
-        peak = np.full(n, -np.inf)
-        np.maximum.at(peak, case[live], row_log_z[live])
-        peak[~np.isfinite(peak)] = 0.0
-        weight = coef * np.exp(row_log_z - peak[case])
-        z = np.zeros(n)
-        np.add.at(z, case, weight)
-        if np.any(z <= 0):
-            raise ImpossibleEvidence(np.unique(np.flatnonzero(z <= 0) % batch))
-        log_z = np.log(z) + peak
-        out = {}
-        for v, m in marg.items():
-            acc = np.zeros((n, m.shape[1]))
-            np.add.at(acc, case, weight[:, None] * m)
-            acc = np.clip(acc[:batch], 0.0, None)
-            out[v] = acc / acc.sum(axis=1, keepdims=True)
+        if not cases:
+            return out, log_z
+        stacked = {}
+        for k in set().union(*cases):
+            ones = np.ones((batch, self.cards[k]))
+            stacked[k] = np.concatenate([c.get(k, ones) for c in cases])
+        _, pseudo, _ = self._run(tree, stacked, batch * len(cases), keep, [])
+        pseudo = pseudo.reshape(len(cases), batch)
         for v, vec, base, forced in plan:
             off = self.foldable[v][0]
-            ratio = np.exp(log_z[forced * batch:(forced + 1) * batch]
-                           - log_z[base * batch:(base + 1) * batch])
+            ref = log_z if base < 0 else pseudo[base]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.exp(pseudo[forced] - ref)
             p = np.empty((batch, 2))
-            p[:, off] = np.clip(ratio, 0.0, 1.0)
+            p[:, off] = np.clip(np.nan_to_num(ratio, nan=0.0), 0.0, 1.0)
             p[:, 1 - off] = 1.0 - p[:, off]
             if vec is not None:
                 p = p * vec
                 p /= p.sum(axis=1, keepdims=True)
             out[v] = p
-        return out, log_z[:batch]
+        return out, log_z
+
+    def _run(self, tree: "_Tree", lik: dict, batch: int, keep: frozenset, inner: list[int],
+             pseudo: dict | None = None):
+        """Expand, run the tree and recombine the signed Quickscore rows of each case.
+
+        Returns normalised marginals of ``inner``, ``log Z`` per case (``-inf`` where the
+        evidence has probability zero) and the per-case ratios of the ``pseudo`` cases."""
+        rows, case, coef = self._expand(lik, batch, keep)
+        marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None)
+        if len(case) == batch:  # nothing expanded: one row per case
+            with np.errstate(divide="ignore"):
+                log_z = row_log_z + np.log(np.abs(coef))
+            out = {}
+            for v, m in marg.items():
+                m = np.clip(m, 0.0, None)
+                out[v] = m / m.sum(axis=1, keepdims=True)
+            return out, np.where(coef > 0, log_z, -np.inf), row_ratio
+        live = coef != 0
+        peak = np.full(batch, -np.inf)
+        np.maximum.at(peak, case[live], row_log_z[live])
+        peak[~np.isfinite(peak)] = 0.0
+        with np.errstate(invalid="ignore"):
+            weight = np.where(live, coef * np.exp(row_log_z - peak[case]), 0.0)
+        z = np.zeros(batch)
+        np.add.at(z, case, weight)
+        with np.errstate(divide="ignore"):
+            log_z = np.where(z > 0, np.log(np.where(z > 0, z, 1.0)) + peak, -np.inf)
+        safe_z = np.where(z > 0, z, 1.0)
+        out = {}
+        for v, m in marg.items():
+            total = m.sum(axis=1, keepdims=True)
+            total[total == 0] = 1.0  # a row of probability zero has weight zero too
+            acc = np.zeros((batch, m.shape[1]))
+            np.add.at(acc, case, weight[:, None] * (m / total))  # rows weighted back into cases
+            acc = np.clip(acc, 0.0, None)
+            out[v] = acc / acc.sum(axis=1, keepdims=True)
+        ratios = None
+        if row_ratio is not None:
+            ratios = {}
+            for y, r in row_ratio.items():
+                acc = np.zeros(batch)
+                np.add.at(acc, case, weight * r)
+                ratios[y] = acc / safe_z
+        return out, log_z, ratios
+
+    def _pseudo(self, y: int, keep: frozenset, lik: dict):
+        """Forcing leaf ``y`` off, folded down to constant likelihoods on tree variables.
+
+        Returns ``(scalar, {var: vector})`` with ``Z(e, y = off) = scalar * Z(e with vectors)``,
+        or ``None`` when an outer node on the way has evidence (then the general path is used).
+        """
+        key = (y, keep, frozenset(v for v in lik if v in self.foldable))
+        if key in self._pseudo_memo:
+            return self._pseudo_memo[key]
+        self._pseudo_memo[key] = out = self._fold_off(y, keep, lik)
+        return out
+
+    def _fold_off(self, y: int, keep: frozenset, lik: dict):
+        acc = {y: np.eye(2)[self.foldable[y][0]]}
+        scalar, vecs = 1.0, {}
+        for node, (off, leak, links) in self.foldable.items():  # children before parents
+            w = acc.pop(node, None)
+            if w is None:
+                continue
+            if node in keep:
+                vecs[node] = vecs.get(node, 1.0) * w
+                continue
+            if node != y and node in lik:
+                return None
+            if w[1 - off] == w[off]:  # uninformative: the node is barren
+                scalar *= w[off]
+                continue
+            if w[1 - off] != 0:
+                return None
+            scalar *= w[off] * leak
+            for parent, g in links:
+                if np.all(g == 1):
+                    continue
+                if parent in self.foldable and parent not in keep:
+                    acc[parent] = acc.get(parent, 1.0) * g
+                else:
+                    vecs[parent] = vecs.get(parent, 1.0) * g
+        return scalar, vecs
 
     def infer(self, evidence: dict | None = None, variables: list[str] | None = None
               ) -> dict[str, np.ndarray]:
@@ -331,32 +442,54 @@ class Engine:
         return {self.variables[i]: m[0] for i, m in marg.items()}
 
     def infer_batch(self, likelihoods: dict[str, np.ndarray], variables: list[str] | None = None,
-                    chunk: int = 4096):
+                    budget: int = 1 << 22):
         """Many cases: ``{var: (n, card) likelihoods}`` -> ``({var: (n, card)}, log_z)``.
 
         Cases are grouped by the set of leaves with positive evidence, so each group runs on the
-        smallest junction tree that is exact for it.
+        smallest junction tree that is exact for it; groups run in chunks of at most about
+        ``budget`` clique entries, which bounds memory.
         """
         n = len(next(iter(likelihoods.values()))) if likelihoods else 1
         names = self.variables if variables is None else list(variables)
         idx = [self.index[v] for v in names]
+        arrays = {}
+        for v, a in likelihoods.items():
+            if v not in self.index:
+                raise ValueError(f"unknown variable {v!r}")
+            a = np.asarray(a, dtype=float)
+            if a.shape != (n, self.cards[self.index[v]]) or np.any(a < 0) or not np.all(
+                    np.isfinite(a)):
+                raise ValueError(f"likelihoods for {v} must be an array of shape "
+                                 f"({n}, {self.cards[self.index[v]]}) of non-negative numbers")
+            arrays[self.index[v]] = a
+        possible = self.check_possible(arrays, n)
+        if not possible.all():
+            raise ImpossibleEvidence(np.flatnonzero(~possible))
         out = {v: np.empty((n, self.cards[self.index[v]])) for v in names}
         log_z = np.empty(n)
-        arrays = {self.index[v]: np.asarray(a, dtype=float) for v, a in likelihoods.items()}
-        # group cases by their number of positive outer nodes: similar expansion sizes batch well
-        key = np.zeros(n, dtype=np.int64)
-        for leaf, (off, _, _) in self.foldable.items():
-            if leaf in arrays:
-                a = arrays[leaf]
-                key += (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
-        order = np.argsort(key, kind="stable")
-        bounds = np.flatnonzero(np.diff(key[order])) + 1
+        # group cases by the exact set of positive outer nodes they keep in the tree
+        nodes = [leaf for leaf in self.foldable if leaf in arrays]
+        positive = np.zeros((n, len(nodes)), dtype=bool)
+        for j, leaf in enumerate(nodes):
+            off = self.foldable[leaf][0]
+            a = arrays[leaf]
+            positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
+        count = positive.sum(axis=1)
+        positive[count <= self.max_expanded] = False  # expanded (Quickscore) in the base tree
+        codes = np.packbits(positive, axis=1) if len(nodes) else np.zeros((n, 1), np.uint8)
+        _, label = np.unique(codes, axis=0, return_inverse=True)
+        label = label.ravel()
+        order = np.argsort(label, kind="stable")
+        bounds = np.flatnonzero(np.diff(label[order])) + 1
         for group in np.split(order, bounds):
+            keep = self._keep_set([nodes[j] for j in np.flatnonzero(positive[group[0]])])
+            tree = self.tree(keep)
+            chunk = max(16, budget // (4 * tree.max_clique_size))
             for start in range(0, len(group), chunk):
                 rows = group[start:start + chunk]
                 lik = {i: a[rows] for i, a in arrays.items()}
                 try:
-                    marg, lz = self.posterior(lik, len(rows), idx)
+                    marg, lz = self.posterior(lik, len(rows), idx, check=False)
                 except ImpossibleEvidence as exc:
                     raise ImpossibleEvidence(rows[exc.cases]) from None
                 for i, m in marg.items():
@@ -366,23 +499,39 @@ class Engine:
 
 
 class _Tree:
-    """A calibrated-on-demand junction tree over a fixed list of factors."""
+    """A junction tree over a fixed list of factors, run through compiled plans.
 
-    def __init__(self, factors: list[_Factor], cards: np.ndarray, real: list[int]):
+    A plan is compiled once per (evidence variables, wanted marginals): Shafer-Shenoy messages
+    that no evidence reaches are constants, computed at compile time and multiplied into the
+    static clique potentials, so a run is a flat list of ``einsum`` calls over batched arrays.
+    """
+
+    def __init__(self, factors: list[_Factor], cards: np.ndarray, real: list[int],
+                 gathered: list[_Factor] = (), sliced: frozenset = frozenset()):
         self.cards = cards
+        self.sliced = sliced
         n = len(cards)
+        # per-case factors of sliced variables, grouped by what remains of their scope
+        groups: dict[tuple, list] = {}
+        for f in gathered:
+            rest = tuple(v for v in f.scope if v not in sliced)
+            cut = [i for i, v in enumerate(f.scope) if v in sliced]
+            keep = [i for i, v in enumerate(f.scope) if v not in sliced]
+            table = np.transpose(f.table, cut + keep)  # sliced axes first, for gathering
+            groups.setdefault(rest, []).append((tuple(f.scope[i] for i in cut), table))
         adj = [set() for _ in range(n)]
-        for f in factors:
-            for a in f.scope:
-                adj[a].update(b for b in f.scope if b != a)
-        live = sorted({v for f in factors for v in f.scope})
+        for scope in [f.scope for f in factors] + list(groups):
+            for a in scope:
+                adj[a].update(b for b in scope if b != a)
+        live = sorted({v for f in factors for v in f.scope} | {v for g in groups for v in g})
         cliques = _triangulate(adj, cards, live)
+        cliques, edges = _merge_small(cliques, _max_spanning_tree(cliques), cards)
         self.cliques = cliques
-        edges = _max_spanning_tree(cliques)
         nbrs = [[] for _ in cliques]
         for a, b in edges:
             nbrs[a].append(b)
             nbrs[b].append(a)
+        self.nbrs = nbrs
         static = [np.ones(cards[list(c)]) for c in cliques]
         for f in factors:
             host = min((i for i, c in enumerate(cliques) if set(f.scope) <= set(c)),
@@ -391,6 +540,13 @@ class _Tree:
         self.static = static
         self.home = {v: min((i for i, c in enumerate(cliques) if v in c),
                             key=lambda i: static[i].size) for v in real}
+        self.gathered = []  # (scope, home clique or None for a per-case scalar, [(cut, table)])
+        for rest, parts in groups.items():
+            host = None
+            if rest:
+                host = min((i for i, c in enumerate(cliques) if set(rest) <= set(c)),
+                           key=lambda i: static[i].size)
+            self.gathered.append((rest, host, parts))
         root = max(range(len(cliques)), key=lambda i: static[i].size)
         order, parent = [root], {root: None}
         for c in order:
@@ -400,12 +556,8 @@ class _Tree:
                     order.append(k)
         self.root, self.order, self.parent = root, order, parent
         self.children = {c: [k for k in nbrs[c] if parent.get(k) == c] for c in range(len(cliques))}
-        self.sep = {}
-        for c in order[1:]:
-            p = parent[c]
-            self.sep[(c, p)] = self.sep[(p, c)] = tuple(v for v in cliques[c] if v in cliques[p])
         self.letters = [{v: _LETTERS[k + 1] for k, v in enumerate(c)} for c in cliques]
-        self._paths: dict[str, list] = {}
+        self._plans: dict = {}
 
     @property
     def max_clique_size(self) -> int:
@@ -415,64 +567,250 @@ class _Tree:
     def total_size(self) -> int:
         return sum(s.size for s in self.static)
 
-    def run(self, lik: dict[int, np.ndarray], batch: int, variables: list[int]):
-        ev_at: dict[int, list] = {}
-        for v, vec in lik.items():
-            ev_at.setdefault(self.home[v], []).append((v, vec))
-        msgs: dict[tuple[int, int], np.ndarray] = {}
+    # ------------------------------------------------------------------------------------
+    def plan(self, ev_vars: tuple[int, ...], wanted: tuple[int, ...], pseudo=None) -> "_Plan":
+        key = (ev_vars, wanted, pseudo is not None and tuple(pseudo))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self, ev_vars, wanted, pseudo)
+        return plan
+
+    def run(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
+            pseudo: dict | None = None):
+        """Marginals of ``variables`` and ``log Z`` per row; empty ``variables``: ``log Z`` only.
+
+        ``pseudo`` maps a name to constant likelihoods ``{var: vector}``; the ratios
+        ``Z(e and those likelihoods) / Z(e)`` per row are returned as a third element (``None``
+        when the rows needed rescaling, then the caller computes them another way)."""
+        sl = self.sliced
+        ev_vars = tuple(sorted(v for v in lik if v not in sl))
+        at_state = {}  # sliced variable -> observed state per row
         log_z = np.zeros(batch)
+        with np.errstate(divide="ignore"):
+            for v in sl:
+                vec = lik[v]
+                at_state[v] = state = vec.argmax(axis=1)
+                log_z += np.log(vec[np.arange(batch), state])  # -inf: a row of probability 0
+        side = {}  # pseudo likelihoods on sliced variables are per-row constants
+        if pseudo:
+            pseudo_in = {}
+            for y, vecs_y in pseudo.items():
+                f = np.ones(batch)
+                for v, vec in vecs_y.items():
+                    if v in sl:
+                        f = f * vec[at_state[v]]
+                side[y] = f
+                rest = {v: vec for v, vec in vecs_y.items() if v not in sl}
+                if rest:
+                    pseudo_in[y] = rest
+            pseudo = pseudo_in
+        plan = self.plan(ev_vars, tuple(variables), pseudo)
+        # likelihoods are defined up to scale: bring each row to max 1, remember the scale
+        vecs = []
+        for v in ev_vars:
+            vec = lik[v]
+            top = np.abs(vec).max(axis=1)
+            top[top == 0] = 1.0
+            vecs.append(vec / top[:, None])
+            log_z += np.log(top)
+        for rest, host, parts in self.gathered:
+            arr = None
+            for cut, table in parts:
+                g = table[tuple(at_state[v] for v in cut)]
+                arr = g if arr is None else arr * g
+            if host is None:  # nothing left of the scope: a per-row scalar
+                with np.errstate(divide="ignore"):
+                    log_z += np.log(arr)
+            else:
+                vecs.append(arr)
+        marg, z = plan.run(vecs, batch)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = {y: side[y] * (np.where(z != 0, plan.last_pseudo[y] / np.where(
+                z != 0, z, 1.0), 0.0) if y in plan.last_pseudo else 1.0) for y in side}
+        small = ~(np.abs(z) > 1e-250)
+        if small.any():
+            ratios = None  # very improbable evidence: rerun those rows rescaling every message
+            rows = np.flatnonzero(small)
+            sub = [a[rows] for a in vecs]
+            if variables:
+                m2, _ = plan.run(sub, len(rows), rescale=True)
+                for v in marg:
+                    marg[v][rows] = m2[v]
+            _, z2, lz2 = self.plan(ev_vars, ()).run(sub, len(rows), rescale=True, log=True)
+            z = z.copy()
+            z[rows] = z2
+            log_z[rows] += lz2
+        with np.errstate(divide="ignore"):
+            log_z += np.log(np.abs(z))
+        return marg, log_z, ratios
 
-        def combine(c, exclude, out_vars):
-            letters = self.letters[c]
-            ops = [self.static[c]]
-            subs = ["".join(letters[v] for v in self.cliques[c])]
-            for v, vec in ev_at.get(c, ()):
-                ops.append(vec)
-                subs.append("a" + letters[v])
-            for k in self.children[c] + ([self.parent[c]] if self.parent[c] is not None else []):
-                if k != exclude and (k, c) in msgs:
-                    ops.append(msgs[(k, c)])
-                    subs.append("a" + "".join(letters[v] for v in self.sep[(k, c)]))
+
+class _Plan:
+    """Flat schedule of einsum steps for one tree, evidence pattern and set of wanted marginals."""
+
+    SMALL = 1 << 15  # below this many entries per call, the plain C einsum beats a BLAS path
+
+    def __init__(self, tree: _Tree, ev_vars: tuple[int, ...], wanted: tuple[int, ...],
+                 pseudo: dict | None = None):
+        t = tree
+        pseudo = pseudo or {}
+        self.slots: list = []  # constants live in slots; evidence and messages fill the rest
+        self.steps: list = []
+        ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
+        self.ev_slots = []
+        for v in ev_vars:
+            self.ev_slots.append(self._slot(None))
+            ev_at.setdefault(t.home[v], []).append((self.ev_slots[-1], (v,)))
+        for rest, host, _ in t.gathered:
+            if host is not None:
+                self.ev_slots.append(self._slot(None))
+                ev_at.setdefault(host, []).append((self.ev_slots[-1], rest))
+        # messages: (src, dst) -> ("c", array) constant or ("b", slot) batched
+        msgs: dict = {}
+
+        def combine(c, exclude, out_vars, scale=False, over=None, extra=()):
+            letters = t.letters[c]
+            axes = "".join(letters[v] for v in t.cliques[c])
+            const = t.static[c]
+            for v, vec in extra:  # constant likelihoods of a pseudo-case
+                const = np.einsum(axes + "," + letters[v] + "->" + axes, const, vec)
+            ops, subs = [], []
+            for slot, scope in ev_at.get(c, ()):
+                ops.append(slot)
+                subs.append("a" + "".join(letters[v] for v in scope))
+            for k in t.nbrs[c]:
+                if k == exclude:
+                    continue
+                kind, val = over[(k, c)] if over and (k, c) in over else msgs[(k, c)]
+                sep = "".join(letters[v] for v in _sep(t, k, c))
+                if kind == "c":  # evidence-free message: fold it into the static potential now
+                    const = np.einsum(axes + "," + sep + "->" + axes, const, val)
+                else:
+                    ops.append(val)
+                    subs.append("a" + sep)
             out = "".join(letters[v] for v in out_vars)
-            if len(ops) == 1:  # nothing case-specific reaches this clique
-                r = np.einsum(subs[0] + "->" + out, ops[0])
-                return np.broadcast_to(r, (batch,) + r.shape)
-            expr = ",".join(subs) + "->a" + out
-            if len(ops) <= 2:
-                return np.einsum(expr, *ops)
-            path = self._paths.get(expr)
-            if path is None:  # contraction order depends only on the expression: plan it once
-                path = self._paths[expr] = np.einsum_path(expr, *ops, optimize="greedy")[0]
-            return np.einsum(expr, *ops, optimize=path)
+            if not ops:
+                return ("c", np.einsum(axes + "->" + out, const))
+            cslot = self._slot(const)
+            expr = ",".join([axes] + subs) + "->a" + out
+            shapes = [const] + [np.broadcast_to(np.empty(1), (1024,) + tuple(
+                t.cards[list(_vars_of(t, c, s[1:]))])) for s in subs]
+            path = np.einsum_path(expr, *shapes, optimize="greedy")[0]
+            dst = self._slot(None)
+            self.steps.append((dst, expr, tuple([cslot] + ops), path, const.size, scale))
+            return ("b", dst)
 
-        def rescale(m):
-            scale = np.abs(m.reshape(batch, -1)).max(axis=1)
-            scale[scale == 0] = 1.0
-            return m / scale.reshape((batch,) + (1,) * (m.ndim - 1)), np.log(scale)
+        for c in reversed(t.order[1:]):  # collect towards the root
+            p = t.parent[c]
+            msgs[(c, p)] = combine(c, p, _sep(t, c, p), scale=True)
+        self.z_slot = None
+        self.marg_slots = {}
+        self.pseudo_slots = {}
+        if not wanted:
+            kind, val = combine(t.root, None, ())
+            self.z_slot = self._slot(val) if kind == "c" else val
+            return
+        hosts: dict[int, list[int]] = {}
+        for v in wanted:
+            hosts.setdefault(t.home[v], []).append(v)
+        # pseudo-cases (Z with constant extra likelihoods) run on the smallest subtree spanning
+        # the cliques that host their likelihoods, fed by the calibrated messages around it
+        spans = {y: _span(t, {t.home[v] for v in vecs}) for y, vecs in pseudo.items()}
+        # distribute only along the paths from the root to the cliques that need it
+        need = set()
+        for h in list(hosts) + [top for _, top in spans.values()]:
+            while h is not None:
+                need.add(h)
+                h = t.parent[h]
+        for c in t.order:
+            for k in t.children[c]:
+                if k in need:
+                    msgs[(c, k)] = combine(c, k, _sep(t, c, k), scale=True)
+        for c, vs in hosts.items():
+            for v in vs:  # one call per marginal: cheaper than the full belief for small cards
+                kind, val = combine(c, None, (v,))
+                self.marg_slots[v] = self._slot(val) if kind == "c" else val
+        self.pseudo_slots = {}
+        for y, vecs in pseudo.items():
+            members, top = spans[y]
+            at: dict[int, list] = {}
+            for v, vec in vecs.items():
+                at.setdefault(t.home[v], []).append((v, vec))
+            over = {}
+            for c in reversed(t.order):  # children first
+                if c in members and c != top:
+                    p = t.parent[c]
+                    over[(c, p)] = combine(c, p, _sep(t, c, p), over=over, extra=at.get(c, ()))
+            kind, val = combine(top, None, (), over=over, extra=at.get(top, ()))
+            self.pseudo_slots[y] = self._slot(val) if kind == "c" else val
 
-        for c in reversed(self.order[1:]):  # collect towards the root
-            p = self.parent[c]
-            msgs[(c, p)], ls = rescale(combine(c, p, self.sep[(c, p)]))
-            log_z += ls
-        for c in self.order:  # distribute away from the root
-            for k in self.children[c]:
-                msgs[(c, k)], _ = rescale(combine(c, k, self.sep[(c, k)]))
-        wanted = {}
-        for v in variables:
-            wanted.setdefault(self.home[v], []).append(v)
-        wanted.setdefault(self.root, [])
-        marginals = {}
-        for c, hosted in wanted.items():
-            belief = combine(c, None, self.cliques[c])
-            if c == self.root:
-                log_z += np.log(np.abs(belief.reshape(batch, -1).sum(axis=1)))
-            axes = self.cliques[c]
-            for v in hosted:
-                pos = axes.index(v)
-                m = belief.sum(axis=tuple(1 + i for i in range(len(axes)) if i != pos))
-                m = np.clip(m, 0.0, None)  # signed potentials can leave -1e-18 after rounding
-                marginals[v] = m / m.sum(axis=1, keepdims=True)
-        return marginals, log_z
+    def _slot(self, value) -> int:
+        self.slots.append(value)
+        return len(self.slots) - 1
+
+    def run(self, vecs: list[np.ndarray], batch: int, rescale: bool = False, log: bool = False):
+        """Execute the steps. Marginals are unnormalised; with ``rescale`` every message is
+        divided by its per-row maximum (only a per-row constant, so marginals stay right) and
+        ``log=True`` also returns the summed log-scales of the collect messages for ``log Z``."""
+        buf = list(self.slots)
+        for slot, vec in zip(self.ev_slots, vecs):
+            buf[slot] = vec
+        log_scale = np.zeros(batch)
+        small = self.SMALL
+        for dst, expr, args, path, size, scale in self.steps:
+            if batch * size < small:
+                r = np.einsum(expr, *[buf[i] for i in args])
+            else:
+                r = np.einsum(expr, *[buf[i] for i in args], optimize=path)
+            if rescale and scale:
+                top = np.abs(r.reshape(batch, -1)).max(axis=1)
+                top[top == 0] = 1.0
+                r = r / top.reshape((batch,) + (1,) * (r.ndim - 1))
+                log_scale += np.log(top)
+            buf[dst] = r
+        marg = {}
+        z = None
+        for v, slot in self.marg_slots.items():
+            m = buf[slot]
+            if m.ndim == 1:
+                m = np.broadcast_to(m, (batch,) + m.shape)
+            if z is None:  # every marginal sums to the same Z
+                z = m.sum(axis=1)
+            marg[v] = m
+        if z is None:
+            z = buf[self.z_slot]
+            z = np.full(batch, float(z)) if np.ndim(z) == 0 else z
+        self.last_pseudo = {y: np.broadcast_to(buf[slot], (batch,))
+                            for y, slot in self.pseudo_slots.items()}
+        if log:
+            return marg, z, log_scale
+        return marg, z
+
+
+def _span(t: _Tree, hosts: set[int]) -> tuple[set[int], int]:
+    """The cliques on the tree paths between ``hosts`` and their lowest common ancestor."""
+    paths = []
+    for h in hosts:
+        path = []
+        while h is not None:
+            path.append(h)
+            h = t.parent[h]
+        paths.append(path[::-1])  # root first
+    top = 0
+    while all(len(p) > top + 1 for p in paths) and len({p[top + 1] for p in paths}) == 1:
+        top += 1
+    members = {c for p in paths for c in p[top:]}
+    return members, paths[0][top]
+
+
+def _sep(t: _Tree, a: int, b: int) -> tuple[int, ...]:
+    cb = set(t.cliques[b])
+    return tuple(v for v in t.cliques[a] if v in cb)
+
+
+def _vars_of(t: _Tree, c: int, letters: str) -> list[int]:
+    inv = {l: v for v, l in t.letters[c].items()}
+    return [inv[l] for l in letters]
 
 
 # ----------------------------------------------------------------------------------------
@@ -530,28 +868,82 @@ def _expand(table, scope, target):
     return t.reshape(shape)
 
 
-def _triangulate(adj: list[set], cards: np.ndarray, live: list[int]) -> list[tuple[int, ...]]:
-    """Greedy min-weight (ties: min fill) elimination; returns the maximal cliques."""
-    adj = [set(a) for a in adj]
+def _triangulate(adj: list[set], cards: np.ndarray, live: list[int],
+                 restarts: int = 0) -> list[tuple[int, ...]]:
+    """Best of several greedy eliminations (min weight, min fill, weighted min fill, and
+    randomised tie-breaks), judged by the total size of the cliques; returns maximal cliques."""
+    logc = np.log2(np.asarray(cards, dtype=float))
+    rules = [(0, None), (1, None), (2, None)] + [(k % 3, k) for k in range(restarts)]
+    best, best_cost = None, np.inf
+    for rule, seed in rules:
+        cliques = _eliminate(adj, logc, live, rule, seed)
+        cost = sum(2.0 ** sum(logc[v] for v in c) for c in cliques)
+        if cost < best_cost:
+            best, best_cost = cliques, cost
+    return best
+
+
+def _eliminate(adj, logc, live, rule, seed):
+    adj = {v: set(adj[v]) & set(live) for v in live}
+    rng = np.random.default_rng(seed) if seed is not None else None
     remaining = set(live)
     cliques = []
     while remaining:
         best, best_key = None, None
         for v in remaining:
-            nb = adj[v] & remaining
-            fill = sum(1 for a in nb for b in nb if a < b and b not in adj[a])
-            weight = float(np.prod([cards[u] for u in nb | {v}]))
-            key = (weight, fill)
+            nb = adj[v]
+            weight = logc[v] + sum(logc[u] for u in nb)
+            if rule == 0 and best_key is not None and weight > best_key[0]:
+                continue
+            fill = [(a, b) for a in nb for b in nb if a < b and b not in adj[a]]
+            if rule == 0:
+                key = (weight, len(fill))
+            elif rule == 1:
+                key = (len(fill), weight)
+            else:
+                key = (sum(2.0 ** (logc[a] + logc[b]) for a, b in fill), weight)
+            if rng is not None:
+                key = key + (rng.random(),)
             if best_key is None or key < best_key:
                 best, best_key = v, key
-        nb = adj[best] & remaining
+        nb = adj.pop(best)
         for a in nb:
             adj[a].update(nb - {a})
+            adj[a].discard(best)
         clique = tuple(sorted(nb | {best}))
         if not any(set(clique) <= set(c) for c in cliques):
             cliques.append(clique)
         remaining.remove(best)
     return cliques
+
+
+def _merge_small(cliques, edges, cards, limit: int = 1024):
+    """Merge neighbouring cliques while the union stays small: fewer, larger steps cost less
+    Python per run than many tiny ones (merging neighbours keeps the running intersection)."""
+    cliques = [set(c) for c in cliques]
+    edges = [tuple(e) for e in edges]
+
+    def size(vs):
+        return int(np.prod([cards[v] for v in vs]))
+
+    while True:
+        best = None
+        for k, (a, b) in enumerate(edges):
+            u = size(cliques[a] | cliques[b])
+            if u <= max(limit, size(cliques[a]), size(cliques[b])) and (best is None
+                                                                           or u < best[0]):
+                best = (u, k)
+        if best is None:
+            break
+        a, b = edges.pop(best[1])
+        cliques[a] |= cliques[b]
+        cliques[b] = None
+        edges = [(a if x == b else x, a if y == b else y) for x, y in edges]
+        edges = [(x, y) for x, y in edges if x != y]
+    alive = [i for i, c in enumerate(cliques) if c is not None]
+    new = {old: k for k, old in enumerate(alive)}
+    return ([tuple(sorted(cliques[i])) for i in alive],
+            [(new[a], new[b]) for a, b in edges])
 
 
 def _max_spanning_tree(cliques):
