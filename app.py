@@ -114,7 +114,8 @@ def section_inputs(questions: pd.DataFrame) -> dict:
                         value = ask(q)
                         if value is not None:
                             answers[q["id"]] = value
-        st.button("Clear all answers", on_click=_clear_answers, args=(list(questions["id"]),),
+        st.button("Clear all answers", key="clear_answers", on_click=_clear_answers,
+                  args=(list(questions["id"]),),
                   width="stretch")
         st.caption(f"You answered {len(answers)} of {len(questions)} questions. "
                    "Nothing you enter is stored or sent anywhere.")
