@@ -19,7 +19,15 @@ EXPORT_FORMATS = (".bif", ".xmlbif", ".net", ".xdsl")
 
 
 def load_model(path: str | Path | None = None) -> "Model":
-    """Load the shipped knowledge base (``data/``) or the one in directory ``path``."""
+    """Load the shipped knowledge base (``data/``) or the one in directory ``path``.
+
+    ``path`` may also be a network file (.bif .xmlbif .net .xdsl, e.g. written by
+    :meth:`Model.export` or edited in GeNIe/Hugin): the result supports ``infer``, ``export`` and
+    ``evaluate``; the intake-based methods need a knowledge base and say so.
+    """
+    if path is not None and Path(path).suffix.lower() in EXPORT_FORMATS:
+        from .exchange import NetworkModel
+        return NetworkModel.from_file(path)
     kb = load_knowledge(path)
     return Model(kb)
 
@@ -33,10 +41,15 @@ class Model:
         The validated knowledge base (see :func:`load_model`).
     """
 
-    def __init__(self, kb: Knowledge):
+    def __init__(self, kb: Knowledge, parameters: pd.DataFrame | None = None):
         self.kb = kb
-        self.parameters: pd.DataFrame = parameter_table(kb)
-        self.network = build_network(kb, self.parameters)
+        if parameters is None:
+            self.parameters: pd.DataFrame = parameter_table(kb)
+            self.network = build_network(kb, self.parameters)
+        else:  # fitted parameters (Model.fit): priors and noisy-OR tables come from the rows
+            from .learning import network_from_parameters
+            self.parameters = parameters
+            self.network = network_from_parameters(kb, parameters)
         self.engine = Engine(self.network)
         self.intake = Intake(kb)
         self.triage_rules = TriageRules.load(kb.path, kb)
@@ -339,18 +352,39 @@ class Model:
 
     # ------------------------------------------------------------------------------------
     def export(self, path: str | Path) -> Path:
-        """Write the network; the format comes from the suffix: .bif .xmlbif .net .xdsl."""
-        from pgmpy.readwrite import BIFWriter, NETWriter, XDSLWriter, XMLBIFWriter
+        """Write the network; the format comes from the suffix: .bif .xmlbif .net .xdsl.
+
+        Probabilities keep full precision (see :mod:`model.exchange`); ``load_model(path)``
+        reads the file back with the same posteriors to 1e-9.
+        """
+        from .exchange import write_network
         path = Path(path)
-        suffix = path.suffix.lower()
-        writers = {".bif": (BIFWriter, "write_bif"), ".xmlbif": (XMLBIFWriter, "write_xmlbif"),
-                   ".net": (NETWriter, "write_net"), ".xdsl": (XDSLWriter, "write_xdsl")}
-        if suffix not in writers:
+        if path.suffix.lower() not in EXPORT_FORMATS:
             raise ValueError(f"cannot export to {path.name!r}: the suffix must be one of "
                              f"{', '.join(EXPORT_FORMATS)}")
-        cls, method = writers[suffix]
-        getattr(cls(self.network), method)(str(path))
-        return path
+        return write_network(self.network, path)
+
+    # -- learning, calibration and uncertainty (model.learning / evaluation / uncertainty) --
+    def sample_cases(self, n: int = 1000, seed: int = 0, **options) -> pd.DataFrame:
+        """Synthetic cases sampled from this model (answers + ``true_conditions``)."""
+        from .synthetic import sample_cases
+        return sample_cases(self, n, seed=seed, **options)
+
+    def fit(self, frame: pd.DataFrame, **options) -> "Model":
+        """A new Model refitted to labelled cases; the literature is the prior (by grade)."""
+        from .learning import fit
+        return fit(self, frame, **options)
+
+    def evaluate(self, frame: pd.DataFrame, bins: int = 10):
+        """Brier score, log loss, calibration table, top-1/top-3 accuracy, triage confusion."""
+        from .evaluation import evaluate
+        return evaluate(self, frame, bins=bins)
+
+    def intervals(self, answers: dict | None = None, draws: int = 100, level: float = 0.9,
+                  seed: int = 0) -> pd.DataFrame:
+        """Credible intervals of every condition and cause posterior from parameter uncertainty."""
+        from .uncertainty import intervals
+        return intervals(self, answers, draws=draws, level=level, seed=seed)
 
 
 def _healthy(vectors: dict, cause: str, states: dict) -> dict:

@@ -43,6 +43,11 @@ class Diagnosis:
     labels: dict = field(repr=False, default_factory=dict)
     groups: pd.Series | None = field(repr=False, default=None)
 
+    def __repr__(self) -> str:
+        top = ", ".join(f"{c} {p:.0%}" for c, p in self.conditions.head(3).items())
+        return (f"<Diagnosis: {self.triage.level}; P(leg pain) {self.pain_probability:.0%}; "
+                f"most likely {top}>")
+
     @property
     def leading_condition(self) -> str:
         return str(self.conditions.index[0])
