@@ -24,16 +24,20 @@ INPUT_GROUPS = {  # sidebar heading -> question groups of model.questions
 SUBHEADINGS = {"training": "Training", "background": "About you", "symptoms": None}
 # how each triage level looks (presentation only; the level and its reasons come from the model)
 LEVELS = {
-    "urgent_care": dict(show=st.error, icon=":material/emergency:", title="Get urgent medical care today",
-                        lead="Go to an emergency department now, or call your local emergency "
-                             "number. Do not run on this leg."),
-    "see_clinician_soon": dict(show=st.warning, icon=":material/stethoscope:",
-                               title="See a doctor or physiotherapist within the next few days",
-                               lead="This is not an emergency, but it needs a professional "
-                                    "look. Rest from running until then."),
-    "self_care": dict(show=st.success, icon=":material/check_circle:", title="Self-care looks reasonable for now",
-                      lead="Nothing you told us needs a clinician today. Look after it as "
-                           "below and come back if anything changes."),
+    "urgent_care": dict(
+        show=st.error, icon=":material/warning:", title="Get urgent medical care today",
+        lead="Do not wait to see whether it settles, and do not run on this leg. The reason "
+             "below says where to go."),
+    "see_clinician_soon": dict(
+        show=st.warning, icon=":material/stethoscope:",
+        title="See a doctor or physiotherapist within the next few days",
+        lead="This is not an emergency, but it needs a professional look. The reasons below "
+             "say why."),
+    "self_care": dict(
+        show=st.success, icon=":material/check_circle:",
+        title="Self-care looks reasonable for now",
+        lead="Nothing you told us needs a clinician today. Look after it as below and come "
+             "back if anything changes."),
 }
 GRADE_COLOUR = {"strong": "green", "moderate": "blue", "weak": "orange",
                 "expert_opinion": "gray", "structural": "gray"}
@@ -68,6 +72,12 @@ def _number_options(q) -> list:
     return [round(q["min"] + i * q["step"], 6) for i in range(count + 1)]
 
 
+def _short_unit(unit) -> str:
+    """The unit next to a slider value: long units ("% vs longest run ...") are in the label."""
+    unit = unit if isinstance(unit, str) else ""
+    return unit if len(unit) <= 12 else unit.split()[0]
+
+
 def _label(q) -> str:
     unit = q["unit"] if isinstance(q["unit"], str) else ""
     return f"{q['label']} ({unit})" if unit else q["label"]
@@ -77,7 +87,7 @@ def ask(q):
     """One widget for one question; returns its answer, or ``None`` for "Not sure"."""
     key, label, help_ = widget_key(q["id"]), _label(q), q["help"] or None
     if q["kind"] == "number":
-        unit = q["unit"] if isinstance(q["unit"], str) else ""
+        unit = _short_unit(q["unit"])
         value = st.select_slider(
             label, options=[NOT_SURE] + _number_options(q), value=NOT_SURE, key=key, help=help_,
             format_func=lambda v: v if v == NOT_SURE else f"{v:g} {unit}".strip())

@@ -18,13 +18,16 @@ STYLE = {
     "group": dict(shape="hexagon", style="filled", fillcolor="#fff8e1", color="#ffcc80"),
     "pain": dict(shape="doubleoctagon", style="filled", fillcolor="#ffebee", color="#e57373"),
 }
-EVIDENCE_STYLE = dict(fillcolor="#fff59d", color="#f9a825", penwidth="2.5", fontname="Helvetica-Bold")
+EVIDENCE_STYLE = dict(fillcolor="#fff59d", color="#f9a825", penwidth="2.5",
+                      fontname="Helvetica-Bold")
 LEADING_STYLE = dict(fillcolor="#c62828", color="#8e0000", fontcolor="white", penwidth="3",
                      fontname="Helvetica-Bold")
 
 
 def _quote(text: str) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # backslash and quote escaped; a line break becomes DOT's centred-line escape
+    text = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + text + '"'
 
 
 def _attrs(attrs: Mapping[str, str]) -> str:

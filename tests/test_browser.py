@@ -1,4 +1,4 @@
-"""The dashboard in a real browser: ``streamlit run app.py`` driven by Playwright and Debian's chromium.
+"""The dashboard in a real browser: ``streamlit run app.py``, Playwright and Debian's chromium.
 
 A runner moves a slider with the keyboard and switches on a red flag; the page must show a new
 probability and an urgent banner with the rule's reason. The final page is saved as
@@ -20,6 +20,8 @@ import yaml
 
 from playwright import sync_api
 from playwright.sync_api import expect
+
+expect.set_options(timeout=60_000)  # a rerun on a busy 2-core CI machine can take seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -98,9 +100,16 @@ def page(server):
 
 
 def _settled(page) -> None:
-    """Wait until Streamlit has finished the rerun a widget change started."""
-    page.wait_for_timeout(300)  # the status widget appears a moment after the change
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+    """Wait until Streamlit has finished the rerun a widget change started.
+
+    While a script runs, the status widget shows and the elements not yet redrawn are marked
+    stale; both are gone when the page is complete.
+    """
+    page.wait_for_timeout(500)  # the rerun starts a moment after the change
+    for _ in range(2):  # a rerun may queue another (a callback setting session state)
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=120_000)
+        expect(page.locator("[data-stale='true']")).to_have_count(0, timeout=120_000)
+        page.wait_for_timeout(300)
 
 
 def test_slider_and_red_flag_update_the_page(page):
@@ -131,11 +140,14 @@ def test_slider_and_red_flag_update_the_page(page):
     reason = " ".join(_rule_text(RED_FLAG_RULE).split())
     expect(banner).to_contain_text(reason[:60])
 
-    # the README's screenshot: the whole page, main area unrolled to its full height
+    # the README's screenshot: the whole page from the top, main area unrolled to its full height
+    page.evaluate("document.querySelectorAll('[data-testid=stSidebarContent], "
+                  "[data-testid=stMain]').forEach(e => e.scrollTo(0, 0))")
     height = page.evaluate(
         "document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": 1440, "height": min(int(height) + 40, 6000)})
     page.wait_for_timeout(1000)  # charts re-layout to the new size
+    _settled(page)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 50_000
