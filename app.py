@@ -42,6 +42,7 @@ LEVELS = {
 GRADE_COLOUR = {"strong": "green", "moderate": "blue", "weak": "orange",
                 "expert_opinion": "gray", "structural": "gray"}
 REPORTED, INFERRED = "You told us", "Inferred by the model"
+CAUSES_CHARTED = 12  # bars in the causes chart (a screenful); the table lists every cause
 BENIGN, SERIOUS = "Usually self-manageable", "Needs a clinician to confirm or rule out"
 
 
@@ -189,12 +190,16 @@ def section_causes(d) -> None:
                                 if rep and abs(x) >= 5e-4 else "")
                  for p, rep, x in zip(c["posterior"], c["reported"], c["contribution"])],
     }).sort_values("probability", ascending=False, kind="stable")
-    st.altair_chart(_bar_chart(frame, "Chance this factor is at its risky level",
+    # the chart keeps everything reported and the likeliest of the rest; the table has them all
+    inferred = frame[frame["kind"] == INFERRED].head(max(0, CAUSES_CHARTED - frame["kind"]
+                                                         .eq(REPORTED).sum()))
+    charted = frame[(frame["kind"] == REPORTED) | frame.index.isin(inferred.index)]
+    st.altair_chart(_bar_chart(charted, "Chance this factor is at its risky level",
                                {REPORTED: "#1565c0", INFERRED: "#b0bec5"}, fixed_scale=True),
                     width="stretch")
     st.caption("Blue: what you told us, and how many percentage points it adds to your chance "
-               "of leg pain compared with the healthy level. Grey: the model's estimate for what "
-               "you left as Not sure.")
+               "of leg pain compared with the healthy level. Grey: the model's estimate for the "
+               f"likeliest of what you left as Not sure ({len(frame)} factors in the table below).")
     _numbers(frame, {"name": "factor", "probability": "chance at risky level", "kind": "from",
                      "most likely": "most likely", "contribution": "adds to pain risk"})
 
