@@ -10,8 +10,9 @@ can be regenerated exactly::
 How a case is made
 ------------------
 1. **Ancestral sampling** of every node in topological order from the network's CPTs (causes ->
-   conditions -> findings, tissue groups -> leg pain). By default only cases with leg pain are
-   kept (rejection sampling): the people who open a "leg pain after running" checker have pain.
+   conditions -> findings, tissue groups -> leg pain): a cohort of runners, about a third with
+   leg pain. ``pain_only=True`` keeps only runners with pain (rejection sampling), like the people
+   who open a "leg pain after running" checker.
 2. **States -> answers.** For each intake question every possible answer (a bin, option, yes/no)
    is weighted by the evidence it would give at the sampled states (hard evidence: 1 or 0; soft
    evidence ``{state: w}``: w divided by its largest weight) and one answer is drawn with
@@ -23,7 +24,9 @@ How a case is made
    questions; the symptom page is skipped most), plus ``partial_rows`` of rows that stop after the
    training page. These rates are simulation settings, not medical knowledge.
 
-The truth is kept in ``true_conditions`` (';'-separated ids of the conditions present, '' if none).
+The truth is kept in ``true_conditions`` (';'-separated ids of the conditions present, '' if none)
+and ``gold_triage``: the triage rules applied to the complete answers with the true conditions as
+posteriors (see :func:`gold_triage`).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ import pandas as pd
 
 DEFAULT_MISSING = {"training": 0.12, "background": 0.08, "symptoms": 0.15}
 TRUTH = "true_conditions"
+GOLD = "gold_triage"
 
 
 def sample_states(network, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -121,7 +125,7 @@ def answers_from_states(model, states: pd.DataFrame, rng: np.random.Generator) -
 
 
 def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = None,
-                 partial_rows: float = 0.05, pain_only: bool = True) -> pd.DataFrame:
+                 partial_rows: float = 0.05, pain_only: bool = False) -> pd.DataFrame:
     """Sample ``n`` runner cases (answers in natural units + ``true_conditions``).
 
     Parameters
@@ -138,7 +142,9 @@ def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = Non
     partial_rows : float
         Share of rows that stop after the training page (background and symptoms blank).
     pain_only : bool
-        Keep only cases with leg pain (rejection sampling).
+        Keep only cases with leg pain (rejection sampling). The default keeps every runner, as
+        in a prospective cohort: :func:`model.learning.fit` needs that, because selecting on
+        pain (a descendant of every cause) would bias the fitted priors and base rates.
     """
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
@@ -160,6 +166,9 @@ def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = Non
         have += len(s)
     states = pd.concat(parts, ignore_index=True).iloc[:n].reset_index(drop=True)
     frame = answers_from_states(model, states, rng)
+    present = model.kb.states[model.condition_ids[0]].index("present")
+    truth = np.stack([states[c].to_numpy() == present for c in model.condition_ids], axis=1)
+    gold = gold_triage(model, frame, truth)
     group_of = {q.id: q.group for q in model.kb.questions}
     for qid in frame.columns:
         blank = rng.random(n) < missing.get(group_of[qid], 0.0)
@@ -167,11 +176,27 @@ def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = Non
     stop = rng.random(n) < partial_rows
     later = [q for q in frame.columns if group_of[q] != "training"]
     frame.loc[stop, later] = None
-    present = model.kb.states[model.condition_ids[0]].index("present")
-    truth = np.stack([states[c].to_numpy() == present for c in model.condition_ids], axis=1)
     frame[TRUTH] = [";".join(c for c, t in zip(model.condition_ids, row) if t) for row in truth]
+    if gold is not None:
+        frame[GOLD] = gold
     frame.index.name = "case"
     return frame
+
+
+def gold_triage(model, frame: pd.DataFrame, truth: np.ndarray) -> list[str] | None:
+    """The triage rules applied to the complete answers with the *true* conditions as
+    posteriors (1 or 0): what the rules would advise if the diagnosis were known. ``None`` when
+    the model has no triage rules."""
+    rules = getattr(model, "triage_rules", None)
+    if rules is None or not getattr(rules, "rules", None):
+        return None
+    out = []
+    for rec, row in zip(frame.to_dict("records"), truth):
+        clean = model.intake.validate(rec)
+        vectors, _ = model.intake.evidence(clean)
+        conditions = pd.Series(row.astype(float), index=model.condition_ids)
+        out.append(rules.assess(clean, conditions, vectors).level)
+    return out
 
 
 def truth_matrix(frame: pd.DataFrame, condition_ids: list[str]) -> np.ndarray:
