@@ -274,6 +274,94 @@ def section_disclaimer() -> None:
                "clinician. Nothing you enter is stored.")
 
 
+# ===================================================== 3. next question and prevention
+@st.cache_data(show_spinner="Working out the most useful next question...", max_entries=64)
+def question_plan(answers: tuple):
+    """``model.question_plan`` for a hashable ``tuple(sorted(answers.items()))`` (kept in memory)."""
+    plan = get_model().question_plan(dict(answers))
+    return plan.ranking, plan.outcomes, plan.stop
+
+
+def _set_answer(qid: str, value=None, from_key: str | None = None) -> None:
+    """Callback: put an answer into the sidebar widget of ``qid``, so the page updates."""
+    st.session_state[widget_key(qid)] = st.session_state[from_key] if from_key else value
+
+
+def section_next_question(m, answers: dict) -> None:
+    """The most useful question left, answered right here (model.question_plan)."""
+    st.subheader("Answer this next")
+    ranking, outcomes, stop = question_plan(tuple(sorted(answers.items())))
+    if ranking.empty:
+        st.caption("Nothing left to ask: you answered every question that matters.")
+        return
+    if stop:
+        st.info("Nothing left to ask could change where to seek care. Answering more only "
+                "sharpens which condition it is.", icon=":material/task_alt:")
+    top = ranking.iloc[0]
+    q = m.questions.set_index("id").loc[top["question"]]
+    why = []
+    if top["p_change_triage"] > 0:
+        why.append(f"a {_percent(top['p_change_triage'])} chance your answer changes where to "
+                   "seek care")
+    why.append(f"{top['expected_gain']:.2f} bits of information about what it is")
+    st.markdown(f"**{q['label']}**")
+    st.caption(f"Why this question: {' and '.join(why)}. {q['help'] or ''}")
+    qid = top["question"]
+    if q["kind"] == "number":
+        options = _number_options(q)
+        likely = outcomes[(outcomes.question == qid)].sort_values("probability").iloc[-1]
+        start = min(options, key=lambda v: abs(v - float(likely["value"])))
+        unit = q["unit"] if isinstance(q["unit"], str) else ""
+        st.select_slider("Your answer", options=options, value=start, key=f"next_value_{qid}",
+                         format_func=lambda v: f"{v:g} {unit}".strip())
+        st.button("Save this answer", key="next_save", on_click=_set_answer,
+                  kwargs=dict(qid=qid, from_key=f"next_value_{qid}"))
+        return
+    choices = ([("Yes", "Yes"), ("No", "No")] if q["kind"] == "bool" else
+               [(o, text) for o, text in q["options"] if text.strip().lower() != "not sure"])
+    columns = st.columns(min(len(choices), 4))
+    for i, (value, text) in enumerate(choices):
+        columns[i % len(columns)].button(text, key=f"next_{qid}_{value}", on_click=_set_answer,
+                                         kwargs=dict(qid=qid, value=value), width="stretch")
+
+
+def section_what_would_help(m, answers: dict) -> None:
+    """Changes the runner could make, ranked by how much they lower the risk of pain."""
+    st.subheader("What would help most")
+    changes = m.what_would_help(answers)
+    if changes.empty:
+        st.caption("None of your training answers is at a risky level, or you have not answered "
+                   "them yet (warm-up, weekly increase, longest run, shoes, cadence, surface, "
+                   "strength training ...).")
+        return
+    units = m.questions.set_index("id")["unit"]
+
+    def show(qid, value):
+        unit = units.get(qid)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, float):
+            return f"{value:g} {unit if isinstance(unit, str) else ''}".strip()
+        return str(value).replace("_", " ")
+
+    rows = []
+    for r in changes.itertuples():
+        single = r.question != "all"
+        rows.append({"change": r.label,
+                     "from": show(r.question, r.now) if single else "",
+                     "to": show(r.question, r.change_to) if single else "",
+                     "lowers pain risk by (points)": round(r.pain_drop * 100, 2),
+                     "evidence": str(r.grade).replace("_", " ")})
+    best = changes.iloc[0]
+    st.markdown(f"Biggest single change: **{best['label']}** "
+                f"({show(best['question'], best['now'])} → "
+                f"{show(best['question'], best['change_to'])}) lowers your chance of leg pain "
+                f"after running by about **{best['pain_drop'] * 100:.1f} points**.")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption("Each change is tried on its own, then all together, on your training and "
+               "background answers (the risk on future runs).")
+
+
 # ================================================================================ the page
 def main() -> None:
     st.set_page_config(page_title="Leg pain after running", page_icon="🦵", layout="wide")
@@ -290,10 +378,12 @@ def main() -> None:
         return
     info = m.condition_info()
     section_triage(d)
+    section_next_question(m, answers)
     section_causes(d)
     section_conditions(d, info)
     section_pain(d)
     section_advice(d)
+    section_what_would_help(m, answers)
     section_network(m, d)
     section_provenance(m, d, info)
     section_disclaimer()
