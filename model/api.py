@@ -126,10 +126,10 @@ class Model:
         risky = [c for c in reported
                  if int(np.argmax(vectors[c])) != 0 or np.count_nonzero(vectors[c]) > 1]
         prospective = {k: v for k, v in vectors.items() if k in self.cause_ids}
-        # one batched inference: the case, the case with each risk cause healthy, and the same
-        # two for the prospective (risk factors only) question
+        # two batched inferences: the case and the case with each risk cause healthy (all
+        # summary marginals), then the prospective (risk factors only) question for leg pain,
+        # which runs on the small tree without findings
         cases = [vectors] + [_healthy(vectors, c, self.kb.states) for c in risky]
-        cases += [prospective] + [_healthy(prospective, c, self.kb.states) for c in risky]
         try:
             post = self._batch(cases, self._summary_vars)
         except ImpossibleEvidence:
@@ -140,7 +140,10 @@ class Model:
         conditions = pd.Series({c: p_present[c][0] for c in self.condition_ids},
                                name="posterior").sort_values(ascending=False, kind="stable")
         lead = conditions.index[0]
-        pain_prosp = p_present["leg_pain"][k + 1:]
+        pain_prosp = np.zeros(1)
+        if risky:  # contributions need the prospective P(leg pain) with and without each cause
+            prosp = [prospective] + [_healthy(prospective, c, self.kb.states) for c in risky]
+            pain_prosp = self._batch(prosp, ["leg_pain"])["leg_pain"][:, -1]
         rows = []
         for c in self.cause_ids:
             marg = post[c][0]
@@ -165,14 +168,16 @@ class Model:
 
     def _batch(self, cases: list[dict], variables: list[str]) -> dict[str, np.ndarray]:
         """Posterior marginals for a list of evidence dicts, in one engine call."""
+        index = self.engine.index
         keys = set().union(*cases) if cases else set()
-        arrays = {}
+        lik = {}
         for k in keys:
-            card = len(self.kb.states[k])
-            arrays[k] = np.stack([c.get(k, np.ones(card)) for c in cases])
-        lik = {self.engine.index[k]: a for k, a in arrays.items()}
-        idx = [self.engine.index[v] for v in variables]
-        marg, _ = self.engine.posterior(lik, len(cases), idx)
+            if len(cases) == 1:
+                lik[index[k]] = np.asarray(cases[0][k], dtype=float)[None, :]
+            else:
+                card = len(self.kb.states[k])
+                lik[index[k]] = np.stack([c.get(k, np.ones(card)) for c in cases])
+        marg, _ = self.engine.posterior(lik, len(cases), [index[v] for v in variables])
         return {self.engine.variables[i]: m for i, m in marg.items()}
 
     # ------------------------------------------------------------------------------------

@@ -209,3 +209,90 @@ def _read_bif(path: Path) -> DiscreteBayesianNetwork:
             raise ValueError(f"probability of {node} does not give every parent combination")
         tables[node], parents[node] = table, ps
     return _build(states, tables, parents)
+
+
+# ----------------------------------------------------------------------------------------
+_NEEDS_KB = ("diagnose", "diagnose_many", "next_questions", "what_if", "what_would_help",
+             "fit", "intervals", "sample_cases", "questions", "attribution")
+
+
+class NetworkModel:
+    """A model read from a network file (``load_model("model.xdsl")``): no knowledge base.
+
+    It supports :meth:`infer` (evidence on the network's own variables and states),
+    :meth:`export` and :meth:`evaluate` (columns = network variables holding state names, plus
+    ``true_conditions``). The intake questions, triage, advice, fitting and intervals need the
+    knowledge base; calling them raises ``ValueError`` saying so.
+    """
+    kb = None
+
+    def __init__(self, network, condition_ids: list[str] | None = None, source: str = ""):
+        from .engine import Engine
+        self.network = network
+        self.engine = Engine(network)
+        self.source = source
+        if condition_ids is None:  # the shipped model's conditions, if this is that network
+            from .knowledge import load_knowledge
+            condition_ids = [c.id for c in load_knowledge().conditions]
+        self.condition_ids = [c for c in condition_ids if c in self.engine.index]
+
+    @classmethod
+    def from_file(cls, path, condition_ids: list[str] | None = None) -> "NetworkModel":
+        return cls(read_network(path), condition_ids, source=str(path))
+
+    def __repr__(self) -> str:
+        return (f"<NetworkModel from {self.source or 'a network'}: "
+                f"{len(self.engine.variables)} variables, no knowledge base>")
+
+    def __getattr__(self, name):
+        if name in _NEEDS_KB:
+            raise ValueError(f"{name} needs the knowledge base (questions, triage rules, "
+                             "evidence grades); this model was read from a network file. Use "
+                             "load_model() or load_model(<data directory>), or call infer() "
+                             "with evidence on the network's variables")
+        raise AttributeError(name)
+
+    def infer(self, evidence: dict | None = None) -> dict[str, np.ndarray]:
+        """``{variable: state}`` -> ``{variable: marginals}`` (see ``Model.infer``)."""
+        from .engine import ImpossibleEvidence
+        try:
+            return self.engine.infer(evidence or {})
+        except ImpossibleEvidence:
+            raise ValueError(f"the evidence {evidence} has probability zero under the model") \
+                from None
+
+    def export(self, path) -> Path:
+        return write_network(self.network, path)
+
+    def predict_states(self, frame) -> "pd.DataFrame":
+        """``p_<condition>`` for rows of node states (NaN = unknown)."""
+        import pandas as pd
+        unknown = [c for c in frame.columns if c not in self.engine.index]
+        if unknown:
+            raise ValueError(f"unknown variable column(s) {unknown}; this model's variables "
+                             f"are its network nodes, e.g. {self.engine.variables[:3]}")
+        lik = {}
+        for col in frame.columns:
+            states = self.engine.states[col]
+            vals = frame[col].to_numpy(dtype=object)
+            arr = np.ones((len(frame), len(states)))
+            for i, v in enumerate(vals):
+                if isinstance(v, str):
+                    if v not in states:
+                        raise ValueError(f"row {frame.index[i]!r}: {v!r} is not a state of "
+                                         f"{col}; states: {', '.join(states)}")
+                    arr[i] = 0.0
+                    arr[i, states.index(v)] = 1.0
+            lik[col] = arr
+        marg, _ = self.engine.infer_batch(lik, self.condition_ids) if lik else \
+            ({c: np.tile(self.engine.infer({})[c], (len(frame), 1)) for c in self.condition_ids},
+             None)
+        return pd.DataFrame({f"p_{c}": marg[c][:, 1] for c in self.condition_ids},
+                            index=frame.index)
+
+    def evaluate(self, frame, bins: int = 10):
+        if not self.condition_ids:
+            raise ValueError("this network has no condition variables to evaluate; pass "
+                             "condition_ids to NetworkModel.from_file")
+        from .evaluation import evaluate
+        return evaluate(self, frame, bins=bins)
