@@ -201,3 +201,13 @@ def test_infer_rejects_unknown_and_impossible_evidence(model):
         model.infer({"doms": "maybe"})
     with pytest.raises(ValueError, match="probability zero"):
         model.infer({"sex": "male", "hormonal_contraception": "present"})
+
+
+def test_asking_for_fewer_variables_never_changes_their_marginals(model):
+    """Regression: a query for leg pain alone once dropped the conditions' contribution."""
+    for evidence in ({}, {"sex": "female", "energy_availability": "low"},
+                     {"leg_pain": "present", "swelling": "present"}):
+        full = model.engine.infer(evidence)
+        for var in ("leg_pain", "bone", "doms", "swelling", "training_status"):
+            alone = model.engine.infer(evidence, [var])[var]
+            np.testing.assert_allclose(alone, full[var], atol=1e-12, err_msg=f"{var} | {evidence}")
