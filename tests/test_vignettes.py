@@ -26,20 +26,21 @@ def results(model, vignettes):
             d = model.diagnose(v["answers"])
             level, top3 = d.triage.level, list(d.conditions.index[:3])
             fired, error = [r.rule for r in d.triage.reasons], ""
+            advice = [a.id for a in d.advice]
         except ValueError as exc:          # a valid case the model cannot take is a failure
-            level, top3, fired, error = "ERROR", [], [], str(exc)[:100]
+            level, top3, fired, error, advice = "ERROR", [], [], str(exc)[:100], []
         rows.append(dict(id=v["id"], expected=v["level"], got=level,
                          condition=v["condition"], top3=", ".join(top3),
                          exact=level == v["level"], in_top3=v["condition"] in top3,
                          under_triaged=RANK.get(level, -1) < RANK[v["level"]], fired=fired,
-                         error=error))
+                         error=error, advice=advice))
     return pd.DataFrame(rows).set_index("id")
 
 
 def table(results) -> str:
     with pd.option_context("display.width", 250, "display.max_colwidth", 70,
                            "display.max_rows", 200):
-        return "\n" + results.drop(columns="fired").to_string()
+        return "\n" + results.drop(columns=["fired", "advice"]).to_string()
 
 
 def test_vignettes_are_well_formed(model, vignettes):
@@ -73,3 +74,13 @@ def test_exact_triage_on_at_least_90_percent(results):
 def test_expected_condition_in_top_three_for_at_least_80_percent(results):
     rate = results["in_top3"].mean()
     assert rate >= MIN_TOP3, f"top-3 {rate:.0%}" + table(results)
+
+
+def test_advice_follows_the_triage_on_every_vignette(model, results):
+    book = {i.id: i for i in model.advice_book.items}
+    leads = {i.lead: i.id for i in book.values() if i.lead}
+    for case, row in results[results["got"] != "ERROR"].iterrows():
+        assert row["advice"], case
+        if row["got"] in leads:                       # urgent / see soon: the lead comes first
+            assert row["advice"][0] == leads[row["got"]], case
+        assert all(row["got"] in book[a].levels for a in row["advice"]), case
