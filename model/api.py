@@ -391,6 +391,16 @@ class Model:
         from .uncertainty import intervals
         return intervals(self, answers, draws=draws, level=level, seed=seed)
 
+    def diagnose_with_intervals(self, answers: dict | None = None, draws: int = 100,
+                                level: float = 0.9, seed: int = 0) -> Diagnosis:
+        """:meth:`diagnose` plus credible intervals: ``d.intervals``, ``low``/``high`` columns in
+        ``d.causes`` and ``d.condition_table()`` (see :mod:`model.uncertainty`)."""
+        d = self.diagnose(answers)
+        table = self.intervals(answers, draws=draws, level=level, seed=seed)
+        d.intervals = table
+        d.causes = d.causes.join(table[["low", "high"]])
+        return d
+
 
 def _healthy(vectors: dict, cause: str, states: dict) -> dict:
     out = dict(vectors)

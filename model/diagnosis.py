@@ -42,6 +42,9 @@ class Diagnosis:
     advice: list
     labels: dict = field(repr=False, default_factory=dict)
     groups: pd.Series | None = field(repr=False, default=None)
+    # credible intervals (Model.diagnose_with_intervals): index = condition and cause ids,
+    # columns kind, point, low, high; None when not computed
+    intervals: pd.DataFrame | None = field(repr=False, default=None)
 
     def __repr__(self) -> str:
         top = ", ".join(f"{c} {p:.0%}" for c, p in self.conditions.head(3).items())
@@ -53,9 +56,13 @@ class Diagnosis:
         return str(self.conditions.index[0])
 
     def condition_table(self) -> pd.DataFrame:
-        """Conditions with plain-language labels, sorted by posterior."""
-        return pd.DataFrame({"label": [self.labels.get(c, c) for c in self.conditions.index],
-                             "posterior": self.conditions.values}, index=self.conditions.index)
+        """Conditions with plain-language labels, sorted by posterior (with ``low``/``high``
+        credible bounds when the diagnosis was made with intervals)."""
+        table = pd.DataFrame({"label": [self.labels.get(c, c) for c in self.conditions.index],
+                              "posterior": self.conditions.values}, index=self.conditions.index)
+        if self.intervals is not None:
+            table = table.join(self.intervals[["low", "high"]])
+        return table
 
     def to_frame(self) -> pd.DataFrame:
         """One row: triage, pain probability, leading condition, every posterior."""
