@@ -1,0 +1,57 @@
+"""Credible intervals: contain the point estimate, narrow with stronger evidence, reproducible."""
+import numpy as np
+import pytest
+
+from model.learning import load_grades
+
+CASE = {"pain_location": "shin", "tenderness": "pinpoint_bone", "weekly_km_increase_pct": 40}
+
+
+@pytest.fixture(scope="module")
+def table(model):
+    return model.intervals(CASE, draws=40, seed=1)
+
+
+def test_point_is_the_diagnosis_and_inside_the_interval(model, table):
+    d = model.diagnose(CASE)
+    conditions = table[table.kind == "condition"]
+    np.testing.assert_allclose(conditions.point.reindex(d.conditions.index), d.conditions.values,
+                               atol=1e-9)
+    assert (table.low <= table.point + 1e-12).all() and (table.point <= table.high + 1e-12).all()
+    assert ((table.low >= 0) & (table.high <= 1)).all()
+
+
+def test_same_seed_same_intervals(model, table):
+    again = model.intervals(CASE, draws=40, seed=1)
+    np.testing.assert_array_equal(again[["low", "high"]].to_numpy(),
+                                  table[["low", "high"]].to_numpy())
+    other = model.intervals(CASE, draws=40, seed=2)
+    assert not np.array_equal(other.low.to_numpy(), table.low.to_numpy())
+
+
+def test_stronger_evidence_gives_narrower_intervals(model, table):
+    from model.uncertainty import intervals
+    grades = load_grades()
+    sharper = grades.copy()
+    sharper["logit_sd"] = grades.logit_sd / 4  # every parameter four times better known
+    narrow = intervals(model, CASE, draws=40, seed=1, grades=sharper)
+    width, narrow_width = table.high - table.low, narrow.high - narrow.low
+    assert (narrow_width <= width + 1e-12).mean() > 0.95
+    assert narrow_width.sum() < 0.5 * width.sum()
+    assert grades.logit_sd["strong"] < grades.logit_sd["moderate"] < \
+        grades.logit_sd["weak"] < grades.logit_sd["expert_opinion"]
+
+
+def test_diagnosis_carries_low_high_columns(model):
+    d = model.diagnose_with_intervals(CASE, draws=20, seed=1)
+    assert {"low", "high"} <= set(d.causes.columns)
+    assert {"low", "high"} <= set(d.condition_table().columns)
+
+
+def test_bad_settings_are_refused(model):
+    with pytest.raises(ValueError, match="draws"):
+        model.intervals(CASE, draws=3)
+    with pytest.raises(ValueError, match="level"):
+        model.intervals(CASE, level=1.5)
+    with pytest.raises(ValueError, match="pain_location"):
+        model.intervals({"pain_location": "moon"})
