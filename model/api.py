@@ -125,6 +125,9 @@ class Model:
         reported = [c for c in self.cause_ids if c in vectors]
         risky = [c for c in reported
                  if int(np.argmax(vectors[c])) != 0 or np.count_nonzero(vectors[c]) > 1]
+        # a counterfactual can be impossible (a woman on the pill "as a man"): such a cause
+        # gets no contribution rather than failing the whole diagnosis
+        risky = [c for c in risky if self._possible(_healthy(vectors, c, self.kb.states))]
         prospective = {k: v for k, v in vectors.items() if k in self.cause_ids}
         # two batched inferences: the case and the case with each risk cause healthy (all
         # summary marginals), then the prospective (risk factors only) question for leg pain,
@@ -165,6 +168,10 @@ class Model:
         return Diagnosis(answers=clean, triage=triage, conditions=conditions, causes=causes,
                          pain_probability=float(p_present["leg_pain"][0]), advice=advice,
                          labels=self.labels, groups=groups)
+
+    def _possible(self, vectors: dict) -> bool:
+        """Does this evidence have positive probability? (exact, no inference)"""
+        return bool(self.engine.check_possible(self.engine.likelihoods(vectors, 1), 1)[0])
 
     def _batch(self, cases: list[dict], variables: list[str]) -> dict[str, np.ndarray]:
         """Posterior marginals for a list of evidence dicts, in one engine call."""

@@ -211,3 +211,12 @@ def test_asking_for_fewer_variables_never_changes_their_marginals(model):
         for var in ("leg_pain", "bone", "doms", "swelling", "training_status"):
             alone = model.engine.infer(evidence, [var])[var]
             np.testing.assert_allclose(alone, full[var], atol=1e-12, err_msg=f"{var} | {evidence}")
+
+
+def test_an_impossible_counterfactual_does_not_break_the_diagnosis(model):
+    """A woman on the pill cannot be re-imagined as a man; sex then gets no contribution."""
+    d = model.diagnose({"sex": "female", "hormonal_contraception": True,
+                        "pain_location": "calf", "swelling": True, "warmth_redness": True})
+    assert d.causes.loc["sex", "contribution"] == 0.0
+    assert d.causes.loc["hormonal_contraception", "reported"]
+    assert d.triage.level == "urgent_care"
