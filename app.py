@@ -362,6 +362,13 @@ def section_what_would_help(m, answers: dict) -> None:
                "background answers (the risk on future runs).")
 
 
+def _in_words(message: str, questions: pd.DataFrame) -> str:
+    """The model names questions by id ('pain_severity'); a runner reads their labels."""
+    for qid, label in zip(questions["id"], questions["label"]):
+        message = message.replace(f"'{qid}'", f"“{label}”")
+    return message
+
+
 # ================================================================================ the page
 def main() -> None:
     st.set_page_config(page_title="Leg pain after running", page_icon="🦵", layout="wide")
@@ -373,7 +380,8 @@ def main() -> None:
     try:
         d = m.diagnose(answers)
     except ValueError as exc:  # contradicting answers: say which, keep the page usable
-        st.warning(f"Some answers do not fit together: {exc}", icon="⚠️")
+        st.warning(f"Some answers do not fit together: {_in_words(str(exc), m.questions)}",
+                   icon=":material/error:")
         section_disclaimer()
         return
     info = m.condition_info()

@@ -166,6 +166,18 @@ def test_red_flag_turns_the_banner_urgent_with_the_rules_reason(app, model):
     assert banner_text(app).startswith(app.error[0].value)
 
 
+def test_contradicting_answers_are_named_in_words_not_an_error(app, model):
+    questions = model.questions.set_index("id")
+    severity = dict(questions.loc["pain_severity"], id="pain_severity")
+    location = dict(questions.loc["pain_location"], id="pain_location")
+    widget_for(app, severity).set_value(number_value(severity, 0))  # no pain at all ...
+    widget_for(app, location).set_value("calf").run()  # ... but the calf hurts
+    assert not app.exception
+    (warning,) = [w.value for w in app.warning if "do not fit together" in w.value]
+    assert severity["label"] in warning and location["label"] in warning
+    assert "'pain_severity'" not in warning  # ids are for programmers, labels for runners
+
+
 def test_clear_all_answers_goes_back_to_not_sure(app, model):
     questions = model.questions.set_index("id")
     widget_for(app, dict(questions.loc["swelling"], id="swelling")).set_value("Yes").run()
