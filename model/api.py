@@ -332,7 +332,8 @@ class Model:
         from .explain import evidence_weights
         return evidence_weights(self, answers, conditions, top)
 
-    def next_questions(self, answers: dict | None = None, k: int | None = 3) -> pd.DataFrame:
+    def next_questions(self, answers: dict | None = None, k: int | None = 3,
+                       questions=None) -> pd.DataFrame:
         """The ``k`` most useful unanswered questions (``k=None``: all), best first.
 
         Columns ``question, label, group, expected_gain`` (bits about the conditions),
@@ -341,12 +342,15 @@ class Model:
         See :mod:`model.questioning`.
         """
         from .questioning import next_questions
-        return next_questions(self, answers, k)
+        return next_questions(self, answers, k, questions)
 
-    def question_plan(self, answers: dict | None = None):
-        """Every unanswered question scored, each possible answer, and the stop rule."""
+    def question_plan(self, answers: dict | None = None, questions=None):
+        """Every unanswered question scored, each possible answer, and the stop rule.
+
+        ``questions``: only score these question ids (``stop`` then speaks for them only).
+        """
         from .questioning import plan
-        return plan(self, answers)
+        return plan(self, answers, questions)
 
     def what_if(self, answers: dict | None, changes: dict, given: str = "risk_factors"):
         """The case with modifiable answers changed: P(leg pain) and conditions before/after.

@@ -5,7 +5,8 @@ explanation). What each number means:
 
 * **Cause attribution** (:func:`attribution`). For each cause the runner reported at a risk state,
   ``contribution`` is ``P(leg pain | training and background answers)`` minus the same with that
-  cause set to its healthy state (the *prospective* risk: the symptom answers are left out, so it
+  cause set to its healthy state (answers about causes that depend on it, such as contraception
+  on sex, left unknown) (the *prospective* risk: the symptom answers are left out, so it
   says how much the cause adds to the chance of pain after running). ``by_condition`` is the same
   difference for every condition. ``condition_contribution`` is the difference for the leading
   condition given *all* answers (symptoms included). For causes the runner did not report,
@@ -113,7 +114,13 @@ def prospective(model, vectors: dict) -> dict:
 
 
 def healthy(model, vectors: dict, cause: str) -> dict:
-    out = dict(vectors)
+    """The case with ``cause`` at its healthy state.
+
+    Answers about causes that depend on it (``depends_on``, e.g. contraception on sex) are left
+    out, since they may be impossible at the healthy state (a man on the combined pill).
+    """
+    dependants = {c.id for c in model.kb.causes if c.depends_on == cause}
+    out = {k: v for k, v in vectors.items() if k not in dependants}
     out[cause] = np.eye(len(model.kb.states[cause]))[0]
     return out
 
@@ -207,7 +214,9 @@ def log_odds_shift(p_with: np.ndarray, p_without: np.ndarray) -> np.ndarray:
         out = (np.log(p_with) - np.log1p(-p_with)) - (np.log(p_without) - np.log1p(-p_without))
     out = np.where(p_with == p_without, 0.0, out)
     # an answer that rules a condition in or out has an infinite weight, never NaN
-    out = np.where(np.isnan(out), np.sign(p_with - p_without) * np.inf, out)
+    with np.errstate(invalid="ignore"):
+        decided = np.sign(p_with - p_without) * np.inf
+    out = np.where(np.isnan(out), decided, out)
     return out
 
 

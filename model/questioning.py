@@ -171,16 +171,24 @@ class QuestionPlan:
                 f"<th>P(changes triage)</th><th>likely answer</th></tr>{rows}</table></div>")
 
 
-def plan(model, answers) -> QuestionPlan:
-    """Score every unanswered question for ``answers`` with one batched inference."""
+def plan(model, answers, questions=None) -> QuestionPlan:
+    """Score every unanswered question (or those in ``questions``) with one batched inference.
+
+    With ``questions`` given, ``stop`` speaks for those questions only.
+    """
     clean, vectors, _ = model._evidence(answers)
+    if questions is not None:
+        questions = [questions] if isinstance(questions, str) else list(questions)
+        unknown = [q for q in questions if q not in model.intake.by_id]
+        if unknown:
+            raise ValueError(f"unknown question(s) {unknown}; see model.questions")
     settings = model.__dict__.get("_explain_settings")
     if settings is None:
         settings = model.__dict__["_explain_settings"] = load_settings(model.kb.path)
     conds = model.condition_ids
     candidates = []  # (question, outcome, merged evidence)
     for q in model.kb.questions:
-        if q.id in clean:
+        if q.id in clean or (questions is not None and q.id not in questions):
             continue
         for o in answer_outcomes(model, q.id):
             candidates.append((q.id, o, merge(vectors, o.evidence)))
@@ -238,11 +246,11 @@ def plan(model, answers) -> QuestionPlan:
     return QuestionPlan(ranking, outcomes, stop, level)
 
 
-def next_questions(model, answers, k: int | None = 3) -> pd.DataFrame:
+def next_questions(model, answers, k: int | None = 3, questions=None) -> pd.DataFrame:
     """The ``k`` best unanswered questions; ``.attrs['stop']`` holds the stop rule."""
     if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
         raise ValueError(f"k must be a whole number of at least 1 (or None for all), got {k!r}")
-    p = plan(model, answers)
+    p = plan(model, answers, questions)
     out = p.ranking if k is None else p.ranking.head(int(k)).copy()
     out.attrs.update(stop=p.stop, triage_level=p.triage_level)
     return out
