@@ -397,10 +397,10 @@ class Model:
         return evaluate(self, frame, bins=bins)
 
     def intervals(self, answers: dict | None = None, draws: int = 100, level: float = 0.9,
-                  seed: int = 0) -> pd.DataFrame:
+                  seed: int = 0, scope: str = "conditions") -> pd.DataFrame:
         """Credible intervals of every condition and cause posterior from parameter uncertainty."""
         from .uncertainty import intervals
-        return intervals(self, answers, draws=draws, level=level, seed=seed)
+        return intervals(self, answers, draws=draws, level=level, seed=seed, scope=scope)
 
     def diagnose_with_intervals(self, answers: dict | None = None, draws: int = 100,
                                 level: float = 0.9, seed: int = 0) -> Diagnosis:

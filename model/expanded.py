@@ -73,7 +73,8 @@ def probability_from_activation(activation: float, leak: float) -> float:
 class ExpandedNetwork:
     """The parameter-expanded network of a :class:`~model.api.Model`, with its own engine."""
 
-    def __init__(self, model):
+    def __init__(self, model, nodes: list[str] | None = None):
+        """``nodes``: the noisy-OR nodes whose parameters are expanded (default: all)."""
         params = model.parameters
         act = activations(params)
         states = dict(model.kb.states)
@@ -81,6 +82,8 @@ class ExpandedNetwork:
         self.mechanisms: list[Mechanism] = []
         edges, cpds = [], []
         noisy = sorted(set(params.loc[params.kind.isin(["leak", "link"]), "node"]))
+        if nodes is not None:
+            noisy = [n for n in noisy if n in set(nodes)]
         for node in base.nodes():
             if node not in noisy:
                 cpd = base.get_cpds(node)

@@ -12,8 +12,10 @@ Propagation is Monte Carlo and exact per draw: in the parameter-expanded network
 one case run as one batched engine call, without recompiling anything. The interval is the central
 ``level`` quantile range of the draws. Same seed, same intervals.
 
-Cost: one batch of ``draws`` cases on the expanded network (about 700 nodes). See
-docs/calibration.md for measured times.
+Scope: by default the priors, base rates and cause -> condition links are uncertain (285-node
+expanded network); ``scope='all'`` adds every symptom likelihood (about 700 nodes, much slower to
+compile). Cost: one batch of ``draws + 1`` cases; the engine compiles one junction tree per
+pattern of positive answers and caches it (``bench/bench_intervals.py`` measures both).
 """
 from __future__ import annotations
 
@@ -24,23 +26,34 @@ from .expanded import ExpandedNetwork
 from .learning import load_grades
 
 
-def expanded(model) -> ExpandedNetwork:
-    """The model's parameter-expanded network, built once per model."""
-    net = getattr(model, "_expanded_network", None)
-    if net is None:
-        net = model._expanded_network = ExpandedNetwork(model)
-    return net
+SCOPES = ("conditions", "all")
+
+
+def expanded(model, scope: str = "conditions") -> ExpandedNetwork:
+    """The model's parameter-expanded network for ``scope``, built once per model.
+
+    ``'conditions'``: priors, base rates and cause -> condition links (the epidemiological
+    parameters) are uncertain; ``'all'`` adds the symptom likelihoods, finding leaks and pain
+    links (about 700 nodes instead of 285: each new pattern of positive answers compiles a
+    junction tree for 25-45 s instead of about 3 s with the current engine).
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    cache = model.__dict__.setdefault("_expanded_networks", {})
+    if scope not in cache:
+        cache[scope] = ExpandedNetwork(model, None if scope == "all" else model.condition_ids)
+    return cache[scope]
 
 
 def _logit(p):
     return np.log(p) - np.log1p(-p)
 
 
-def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | None = None
-                    ) -> dict[str, np.ndarray]:
+def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | None = None,
+                    scope: str = "conditions") -> dict[str, np.ndarray]:
     """Likelihoods ``{node: (draws, card)}`` that turn the model into ``draws`` parameter draws."""
     grades = load_grades() if grades is None else grades
-    net = expanded(model)
+    net = expanded(model, scope)
     rng = np.random.default_rng(seed)
     out = {}
     for m in net.mechanisms:
@@ -61,12 +74,14 @@ def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | Non
 
 
 def intervals(model, answers: dict | None = None, draws: int = 100, level: float = 0.9,
-              seed: int = 0, grades: pd.DataFrame | None = None) -> pd.DataFrame:
+              seed: int = 0, grades: pd.DataFrame | None = None,
+              scope: str = "conditions") -> pd.DataFrame:
     """Point posterior and credible interval of every condition and cause for one case.
 
     Returns a DataFrame indexed by node id with ``kind`` ('condition' | 'cause'), ``point``,
     ``low`` and ``high``. For a cause the probability is P(not at its healthy state | answers),
-    as in ``Diagnosis.causes.posterior``.
+    as in ``Diagnosis.causes.posterior``. ``scope`` chooses which parameters are uncertain
+    (see :func:`expanded`).
     """
     if getattr(model, "kb", None) is None:
         raise ValueError("intervals need the evidence grades of the knowledge base; this model "
@@ -76,8 +91,8 @@ def intervals(model, answers: dict | None = None, draws: int = 100, level: float
     if not 0.5 <= level < 1:
         raise ValueError(f"level must be in [0.5, 1), got {level!r}")
     clean, vectors, _ = model._evidence(answers)
-    net = expanded(model)
-    lik = parameter_draws(model, draws, seed, grades)
+    net = expanded(model, scope)
+    lik = parameter_draws(model, draws, seed, grades, scope)
     batch = draws + 1  # row 0: the literature values (the point estimate)
     full = {}
     for node, arr in lik.items():

@@ -53,5 +53,7 @@ def test_bad_settings_are_refused(model):
         model.intervals(CASE, draws=3)
     with pytest.raises(ValueError, match="level"):
         model.intervals(CASE, level=1.5)
+    with pytest.raises(ValueError, match="scope"):
+        model.intervals(CASE, scope="everything")
     with pytest.raises(ValueError, match="pain_location"):
         model.intervals({"pain_location": "moon"})
