@@ -25,7 +25,7 @@ from model.explain import item_weights
 from model.questioning import answer_outcomes
 
 # shrinking re-runs exact inference many times: report the first failing example instead
-SETTINGS = dict(deadline=None, max_examples=6, phases=[Phase.explicit, Phase.generate],
+SETTINGS = dict(deadline=None, max_examples=4, phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -108,7 +108,12 @@ def test_attribution_signs_follow_every_link(model, data):
     q = inhibitors(model)
     clean, vectors, _ = model._evidence(answers)
     checked = 0
+    has_dependants = {c.depends_on for c in model.kb.causes if c.depends_on}
     for cause, row in att.by_condition.iterrows():
+        if cause in has_dependants:
+            # its healthy counterfactual also forgets the dependent answer (a man cannot be on
+            # the pill), so its effect includes theirs: see the pill test
+            continue
         support = np.flatnonzero(vectors[cause])
         lower, higher = [], []  # per condition: can state s raise / lower it vs healthy?
         for c in model.condition_ids:
@@ -130,11 +135,11 @@ def test_attribution_signs_follow_every_link(model, data):
             assert contribution > 0, cause
         elif not any(lower):
             assert contribution < 0, cause
-    assert checked == len(att.by_condition) * len(model.condition_ids)
+    assert checked == len(set(att.by_condition.index) - has_dependants) * len(model.condition_ids)
 
 
 # ---------------------------------------------------------------------- evidence weights
-@settings(**{**SETTINGS, "max_examples": 2})
+@settings(**{**SETTINGS, "max_examples": 1})  # ~80 evidence rows per example
 @given(data=st.data())
 def test_evidence_weight_signs_follow_every_finding_link(model, data):
     answers = data.draw(cause_answers(model, every_cause=True))
@@ -225,7 +230,8 @@ def test_expected_gain_is_the_expected_entropy_drop(model):
 
 
 def test_next_questions_shape_and_validation(model):
-    top = model.next_questions({"pain_location": "shin"}, k=3)
+    asked = ["onset", "tenderness", "painful_hop", "both_legs", "sex", "swelling"]
+    top = model.next_questions({"pain_location": "shin"}, k=3, questions=asked)
     assert len(top) == 3 and "pain_location" not in set(top.question)
     assert list(top.score) == sorted(top.score, reverse=True)
     assert (top.expected_gain >= 0).all() and top.p_change_triage.between(0, 1).all()
