@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class Engine:
     tree. Junction trees are compiled lazily for each such pattern and cached.
     """
 
-    def __init__(self, network, decompose_min_parents: int = 1, cache_size: int = 512):
+    def __init__(self, network, decompose_min_parents: int = 1, cache_size: int = 48):
         self.variables: list[str] = list(network.nodes())
         self.index = {v: i for i, v in enumerate(self.variables)}
         self.states: dict[str, tuple[str, ...]] = {}
@@ -111,12 +112,14 @@ class Engine:
         self.foldable: dict[int, tuple] = {
             self.index[v]: (outer[v][0], outer[v][1], [(p, g) for p, g in outer[v][2]])
             for v in reversed(list(_topological(self.variables, network))) if v in outer}
-        # Quickscore is cheap for one or two positive findings; beyond that its signed terms
-        # cancel badly, so positives keep their aux variable in the junction tree instead.
-        self.max_expanded = 2
+        # Quickscore is cheap for one positive finding; with two rare ones its signed terms
+        # already cancel to ~1e-10, so positives keep their aux variable in the junction tree
+        # instead (computed in extended precision, see ``tree``).
+        self.max_expanded = 1
         self._trees: dict[frozenset, _Tree] = {}
         self._cache_size = cache_size
         self._check_paths: dict = {}
+        self.dtype = np.longdouble
         self._pseudo_memo: dict = {}
 
     # ------------------------------------------------------------------------------------
@@ -144,6 +147,10 @@ class Engine:
                 factors.append(_Factor((scope[0], aux), w))
                 for parent, g in zip(scope[1:], gs):
                     factors.append(_Factor((aux, parent), np.stack([g, np.ones_like(g)])))
+            if pattern:
+                # kept positive leaves bring signed terms that cancel (1 - L * prod g for a rare
+                # finding): extended precision keeps many positives within 1e-12 of exact
+                factors = [_Factor(f.scope, f.table.astype(self.dtype)) for f in factors]
             static = [f for f in factors if not sliced.intersection(f.scope)]
             gathered = [f for f in factors if sliced.intersection(f.scope)]
             live = {v for f in factors for v in f.scope} - sliced
@@ -489,7 +496,8 @@ class Engine:
                 rows = group[start:start + chunk]
                 lik = {i: a[rows] for i, a in arrays.items()}
                 try:
-                    marg, lz = self.posterior(lik, len(rows), idx, check=False)
+                    # no slicing in batches: trees are then shared by every case of a group
+                    marg, lz = self.posterior(lik, len(rows), idx, check=False, slice_vars=())
                 except ImpossibleEvidence as exc:
                     raise ImpossibleEvidence(rows[exc.cases]) from None
                 for i, m in marg.items():
@@ -559,7 +567,7 @@ class _Tree:
         self.letters = [{v: _LETTERS[k + 1] for k, v in enumerate(c)} for c in cliques]
         self._plans: dict = {}
 
-    @property
+    @cached_property
     def max_clique_size(self) -> int:
         return max(s.size for s in self.static)
 
@@ -575,8 +583,26 @@ class _Tree:
             plan = self._plans[key] = _Plan(self, ev_vars, wanted, pseudo)
         return plan
 
+    BUDGET = 1 << 21  # clique entries per call (times the rows): bounds memory for any batch
+
     def run(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
             pseudo: dict | None = None):
+        """Run in chunks of rows so that ``rows * largest clique`` stays within ``BUDGET``."""
+        step = max(1, self.BUDGET // self.max_clique_size)
+        if batch <= step:
+            return self._run_rows(lik, batch, variables, pseudo)
+        parts = [self._run_rows({v: a[i:i + step] for v, a in lik.items()},
+                                min(step, batch - i), variables, pseudo)
+                 for i in range(0, batch, step)]
+        marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
+        log_z = np.concatenate([p[1] for p in parts])
+        ratios = None
+        if all(p[2] is not None for p in parts):
+            ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
+        return marg, log_z, ratios
+
+    def _run_rows(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
+                  pseudo: dict | None = None):
         """Marginals of ``variables`` and ``log Z`` per row; empty ``variables``: ``log Z`` only.
 
         ``pseudo`` maps a name to constant likelihoods ``{var: vector}``; the ratios
@@ -641,7 +667,10 @@ class _Tree:
             z[rows] = z2
             log_z[rows] += lz2
         with np.errstate(divide="ignore"):
-            log_z += np.log(np.abs(z))
+            log_z += np.log(np.abs(z)).astype(float)
+        marg = {v: m.astype(float) for v, m in marg.items()}
+        if ratios is not None:
+            ratios = {y: np.asarray(r, dtype=float) for y, r in ratios.items()}
         return marg, log_z, ratios
 
 

@@ -97,21 +97,21 @@ def check_against_oracle(engine, network, hard, soft, queried):
                                    err_msg=f"{var} | hard={hard} soft={soft}")
 
 
-@settings(max_examples=12, **SETTINGS)
+@settings(max_examples=10, **SETTINGS)
 @given(data=st.data())
 def test_marginals_match_pgmpy_for_hard_and_soft_evidence(engine, network, data):
     hard, soft = data.draw(evidence(engine.variables, engine.states))
     free = [v for v in engine.variables if v not in hard]
-    queried = data.draw(st.lists(st.sampled_from(free), unique=True, min_size=1, max_size=4))
+    queried = data.draw(st.lists(st.sampled_from(free), unique=True, min_size=1, max_size=3))
     check_against_oracle(engine, network, hard, soft, queried)
 
 
-@settings(max_examples=8, **SETTINGS)
+@settings(max_examples=5, **SETTINGS)
 @given(data=st.data())
 def test_many_positive_findings_stay_exact(engine, network, data):
     """Several rare findings present at once: Quickscore alone would cancel catastrophically."""
     outer = [engine.variables[i] for i in engine.foldable]
-    positives = data.draw(st.lists(st.sampled_from(outer), unique=True, min_size=3, max_size=10))
+    positives = data.draw(st.lists(st.sampled_from(outer), unique=True, min_size=3, max_size=9))
     hard = {v: engine.states[v][1] for v in positives}
     soft = {}
     causes = [v for v in engine.variables if engine.index[v] not in engine.foldable]
@@ -124,7 +124,8 @@ def test_many_positive_findings_stay_exact(engine, network, data):
         if var not in hard:  # soft evidence on other findings too
             soft[var] = likelihood(data.draw, 2, allow_zero=False)
     free = [v for v in engine.variables if v not in hard]
-    queried = data.draw(st.lists(st.sampled_from(free), unique=True, min_size=1, max_size=3))
+    # pgmpy needs seconds per query here: one oracle query per example
+    queried = data.draw(st.lists(st.sampled_from(free), unique=True, min_size=1, max_size=1))
     check_against_oracle(engine, network, hard, soft, queried)
 
 

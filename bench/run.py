@@ -1,0 +1,255 @@
+"""Benchmarks of the fast engine against pgmpy VariableElimination and pyAgrum LazyPropagation.
+
+Run by hand (not in CI), from the repository root::
+
+    python -m bench.run                 # full run, about 5-10 minutes on 2 cores
+    python -m bench.run --quick         # smaller samples, about 2 minutes
+
+Cases are drawn from the model itself with :func:`model.synthetic.sample_cases` (ancestral
+sampling of every node, keeping the cases with leg pain, answers drawn consistently with the
+sampled states, answers left blank at random: 12 % training, 8 % background, 15 % symptoms, 5 %
+of rows stop after the training page). Their answers go through the intake, so the evidence is
+what the dashboard produces: hard and soft evidence on causes and findings.
+
+Every figure is printed with its method; pgmpy and pyAgrum loops are timed on a subsample and
+extrapolated (said so in the table).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+warnings.filterwarnings("ignore")
+
+
+def timed(fn, repeat: int):
+    """Run ``fn`` ``repeat`` times; return (median, q25, q75) seconds."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    q25, med, q75 = np.percentile(times, [25, 50, 75])
+    return med, q25, q75
+
+
+def fmt(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def case_evidence(model, frame):
+    """Intake evidence ``{node: likelihood vector}`` for each row of an answers frame."""
+    out = []
+    cols = [c for c in frame.columns if c in model.intake.by_id]
+    for rec in frame[cols].to_dict("records"):
+        clean = model.intake.validate(rec)
+        vectors, _ = model.intake.evidence(clean)
+        out.append(vectors)
+    return out
+
+
+def stack(model, cases):
+    keys = sorted(set().union(*cases))
+    return {k: np.stack([c.get(k, np.ones(len(model.kb.states[k]))) for c in cases])
+            for k in keys}
+
+
+# ------------------------------------------------------------------------------------------
+def pgmpy_all_marginals(network, ve_cls, tabular, evidence):
+    """All marginals with pgmpy VE: one query per variable (joint=False on many is far slower)."""
+    hard, virtual = {}, []
+    for var, vec in evidence.items():
+        states = network.get_cpds(var).state_names[var]
+        if np.count_nonzero(vec) == 1:
+            hard[var] = states[int(np.argmax(vec))]
+        else:
+            virtual.append(tabular(var, len(vec), (vec / vec.sum()).reshape(-1, 1),
+                                   state_names={var: list(states)}))
+    out = {}
+    for var in network.nodes():
+        if var in hard:
+            continue
+        ve = ve_cls(network)  # virtual evidence mutates the inference object
+        res = ve.query([var], evidence=hard or None, virtual_evidence=virtual or None,
+                       show_progress=False)
+        out[var] = res.values
+    return out
+
+
+def agrum_network(network):
+    """The same network in pyAgrum, through a BIF file (pgmpy writes it, pyAgrum reads it)."""
+    import pyagrum as gum
+    from pgmpy.readwrite import BIFWriter
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "network.bif")
+        BIFWriter(network).write_bif(path)
+        return gum.loadBN(path)
+
+
+def agrum_all_marginals(bn, evidence):
+    import pyagrum as gum
+    ie = gum.LazyPropagation(bn)
+    ie.setEvidence({var: list(map(float, vec)) for var, vec in evidence.items()})
+    ie.makeInference()
+    return {var: ie.posterior(var).toarray() for var in bn.names()}
+
+
+# ------------------------------------------------------------------------------------------
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller samples")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rows", type=int, default=1_000_000, help="rows for the memory test")
+    ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.memory_child:
+        return memory_child(args.rows, args.seed)
+    quick = args.quick
+    from pgmpy.factors.discrete import TabularCPD
+    from pgmpy.inference import VariableElimination
+
+    from model import load_model
+    from model.synthetic import sample_cases
+
+    t = time.perf_counter()
+    model = load_model()
+    print(f"load_model(): {fmt(time.perf_counter() - t)}")
+    engine, network = model.engine, model.network
+    n_batch = 100 if quick else 10_000
+    frame = sample_cases(model, n_batch, seed=args.seed).drop(columns="true_conditions")
+    cases = case_evidence(model, frame)
+    n_pos = [sum(1 for k, v in c.items() if engine.index[k] in engine.foldable
+                 and v[1] > 0 and v[0] == 0) for c in cases]
+    print(f"{n_batch} sampled cases with leg pain; evidence items per case: median "
+          f"{np.median([len(c) for c in cases]):.0f}; positive findings per case: median "
+          f"{np.median(n_pos):.0f}, max {max(n_pos)}")
+    rows = []
+
+    # ---- one case, all marginals ---------------------------------------------------------
+    pick = np.random.default_rng(args.seed).choice(len(cases), 3 if quick else 5, replace=False)
+    bn = agrum_network(network)
+    eng_t, pg_t, ag_t, worst = [], [], [], 0.0
+    for i in pick:
+        ev = cases[i]
+        engine.infer(ev)  # compile this evidence pattern's junction tree and plan once
+        eng_t.append(timed(lambda: engine.infer(ev), 30 if quick else 100))
+        ref = pgmpy_all_marginals(network, VariableElimination, TabularCPD, ev)
+        pg_t.append(timed(lambda: pgmpy_all_marginals(network, VariableElimination, TabularCPD,
+                                                      ev), 1))
+        ag = agrum_all_marginals(bn, ev)
+        ag_t.append(timed(lambda: agrum_all_marginals(bn, ev), 1 if quick else 3))
+        got = engine.infer(ev)
+        for var, p in ref.items():
+            worst = max(worst, float(np.abs(got[var] - p).max()),
+                        float(np.abs(ag[var] - p).max()))
+    med = lambda ts: float(np.median([m for m, _, _ in ts]))  # noqa: E731
+    iqr = lambda ts: (float(np.median([a for _, a, _ in ts])),  # noqa: E731
+                      float(np.median([b for _, _, b in ts])))
+    e1, p1, a1 = med(eng_t), med(pg_t), med(ag_t)
+    rows.append(("one case, all 82 marginals: engine (warm plan)", e1, iqr(eng_t), ""))
+    rows.append(("  pgmpy VE, one query per variable", p1, iqr(pg_t), f"engine {p1 / e1:.0f}x faster"))
+    rows.append(("  pyAgrum LazyPropagation", a1, iqr(ag_t), f"engine {a1 / e1:.0f}x faster"))
+    # cold: a new evidence pattern compiles a junction tree and a plan first
+    cold = []
+    for i in pick:
+        engine._trees.clear()
+        t = time.perf_counter()
+        engine.infer(cases[i])
+        cold.append(time.perf_counter() - t)
+    rows.append(("  engine, first call for a new answer pattern (compile)", float(np.median(cold)),
+                 None, ""))
+
+    # ---- batch ---------------------------------------------------------------------------
+    lik = stack(model, cases)
+    engine.infer_batch(lik)  # warm the caches, then time a fresh run
+    t = time.perf_counter()
+    engine.infer_batch(lik)
+    tb = time.perf_counter() - t
+    rows.append((f"{n_batch} cases, all marginals: engine.infer_batch", tb, None,
+                 f"{n_batch / tb:,.0f} cases/s"))
+    sub = 3 if quick else 5
+    pg_case = p1
+    rows.append((f"  pgmpy VE loop (extrapolated from {len(pick)} cases)", pg_case * n_batch, None,
+                 f"engine {pg_case * n_batch / tb:,.0f}x faster"))
+    ag_case = float(np.median([timed(lambda: agrum_all_marginals(bn, cases[i]), 1)[0]
+                               for i in range(sub)]))
+    rows.append((f"  pyAgrum loop (extrapolated from {sub} cases)", ag_case * n_batch, None,
+                 f"engine {ag_case * n_batch / tb:,.0f}x faster"))
+    t = time.perf_counter()
+    model.diagnose_many(frame)
+    td = time.perf_counter() - t
+    rows.append((f"{n_batch} rows: model.diagnose_many (intake+inference+triage)", td, None,
+                 f"{n_batch / td:,.0f} rows/s"))
+
+    # ---- diagnose end to end -------------------------------------------------------------
+    answers = [{k: v for k, v in rec.items() if v is not None and v == v}
+               for rec in frame.iloc[pick].to_dict("records")]
+    for a in answers:
+        model.diagnose(a)
+    dg = [timed(lambda: model.diagnose(a), 20 if quick else 50) for a in answers]
+    rows.append(("model.diagnose(answers) end to end (warm)", med(dg), iqr(dg), "target < 2 ms"))
+    if hasattr(model, "next_questions"):
+        for a in answers:
+            model.next_questions(a)
+        nq = [timed(lambda: model.next_questions(a), 3 if quick else 5) for a in answers]
+        rows.append(("model.next_questions(answers)", med(nq), iqr(nq), ""))
+
+    # ---- memory --------------------------------------------------------------------------
+    n_mem = 100_000 if quick else args.rows
+    out = subprocess.run([sys.executable, "-m", "bench.run", "--memory-child", "--rows",
+                          str(n_mem), "--seed", str(args.seed)], cwd=ROOT, capture_output=True,
+                         text=True)
+    print(out.stdout.strip() or out.stderr.strip()[-2000:])
+
+    print(f"\nmax |difference| vs pgmpy VE over the {len(pick)} timed cases "
+          f"(engine and pyAgrum): {worst:.1e}")
+    print(f"\n| measurement | time (median) | IQR | ratio |\n|---|---|---|---|")
+    for name, value, spread, ratio in rows:
+        s = f"{fmt(spread[0])} - {fmt(spread[1])}" if spread else ""
+        print(f"| {name} | {fmt(value)} | {s} | {ratio} |")
+
+
+def memory_child(n_rows: int, seed: int) -> None:
+    """diagnose_many on ``n_rows`` rows; prints the peak memory (run in a fresh process)."""
+    import resource
+    import tracemalloc
+
+    import pandas as pd
+
+    from model import load_model
+    from model.synthetic import sample_cases
+    model = load_model()
+    base = sample_cases(model, 20_000, seed=seed).drop(columns="true_conditions")
+    reps = -(-n_rows // len(base))
+    frame = pd.concat([base] * reps, ignore_index=True).iloc[:n_rows]
+    frame_mb = frame.memory_usage(deep=True).sum() / 2**20
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tracemalloc.start()
+    t = time.perf_counter()
+    result = model.diagnose_many(frame)
+    dt = time.perf_counter() - t
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"diagnose_many on {n_rows:,} rows: {dt:.0f} s ({n_rows / dt:,.0f} rows/s); "
+          f"peak memory allocated during the call {peak / 2**20:.0f} MiB (tracemalloc; the "
+          f"input frame itself is {frame_mb:.0f} MiB, the result "
+          f"{result.memory_usage(deep=True).sum() / 2**20:.0f} MiB); process peak RSS "
+          f"{rss:.0f} MiB (before the call {rss_before:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
