@@ -224,8 +224,11 @@ class Model:
             cleans.append(clean)
             vectors.append(vec)
         variables = self.condition_ids + ["leg_pain"]
-        try:
-            post = self._batch(vectors, variables)
+        keys = set().union(*vectors) if vectors else set()
+        arrays = {k: np.stack([v.get(k, np.ones(len(self.kb.states[k]))) for v in vectors])
+                  for k in keys}
+        try:  # infer_batch groups the rows by evidence pattern: each group on its own small tree
+            post, _ = self.engine.infer_batch(arrays, variables, n=len(vectors))
         except ImpossibleEvidence as exc:
             bad = exc.cases[0]
             raise ValueError(f"row {part.index[bad]!r}: {self._conflict(cleans[bad])}") from None

@@ -449,14 +449,15 @@ class Engine:
         return {self.variables[i]: m[0] for i, m in marg.items()}
 
     def infer_batch(self, likelihoods: dict[str, np.ndarray], variables: list[str] | None = None,
-                    budget: int = 1 << 22):
+                    budget: int = 1 << 22, n: int | None = None):
         """Many cases: ``{var: (n, card) likelihoods}`` -> ``({var: (n, card)}, log_z)``.
 
         Cases are grouped by the set of leaves with positive evidence, so each group runs on the
         smallest junction tree that is exact for it; groups run in chunks of at most about
         ``budget`` clique entries, which bounds memory.
         """
-        n = len(next(iter(likelihoods.values()))) if likelihoods else 1
+        if n is None:  # the number of cases; give it when no case has any evidence
+            n = len(next(iter(likelihoods.values()))) if likelihoods else 1
         names = self.variables if variables is None else list(variables)
         idx = [self.index[v] for v in names]
         arrays = {}
