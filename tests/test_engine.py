@@ -165,10 +165,10 @@ def test_bad_evidence_is_a_clear_value_error(engine):
         engine.infer({"doms": [0.5, np.nan]})
 
 
-@settings(max_examples=4, **SETTINGS)
+@settings(max_examples=3, **SETTINGS)
 @given(data=st.data())
 def test_batch_equals_loop_of_single_cases(engine, data):
-    n = 12
+    n = 8
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     names = data.draw(st.lists(st.sampled_from(engine.variables), unique=True, min_size=1,
                                max_size=15))
