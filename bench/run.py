@@ -138,8 +138,17 @@ def main(argv=None) -> None:
           f"{np.median(n_pos):.0f}, max {max(n_pos)}")
     rows = []
 
+    class Rows(list):  # print each result as soon as it is measured
+        def append(self, row):
+            super().append(row)
+            name, value, spread, ratio = row
+            extra = f" (IQR {fmt(spread[0])} - {fmt(spread[1])})" if spread else ""
+            print(f"{name}: {fmt(value)}{extra} {ratio}", flush=True)
+
+    rows = Rows()
+
     # ---- one case, all marginals ---------------------------------------------------------
-    pick = np.random.default_rng(args.seed).choice(len(cases), 3 if quick else 5, replace=False)
+    pick = np.random.default_rng(args.seed).choice(len(cases), 2 if quick else 5, replace=False)
     bn = agrum_network(network)
     eng_t, pg_t, ag_t, worst = [], [], [], 0.0
     for i in pick:
@@ -208,7 +217,7 @@ def main(argv=None) -> None:
         rows.append(("model.next_questions(answers)", med(nq), iqr(nq), ""))
 
     # ---- memory --------------------------------------------------------------------------
-    n_mem = 100_000 if quick else args.rows
+    n_mem = 2_000 if quick else args.rows
     out = subprocess.run([sys.executable, "-m", "bench.run", "--memory-child", "--rows",
                           str(n_mem), "--seed", str(args.seed)], cwd=ROOT, capture_output=True,
                          text=True)
