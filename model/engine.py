@@ -304,8 +304,14 @@ class Engine:
                 pseudo[v] = spec
             else:
                 generic.append(v)
-        out, log_z, ratios = self._run(tree, lik, batch, keep, inner,
+        helper = []
+        if pseudo and not inner:
+            # the tree computes pseudo-case ratios alongside some marginal: ask for one
+            helper = [v for _, vecs in pseudo.values() for v in vecs if v not in hard][:1]
+        out, log_z, ratios = self._run(tree, lik, batch, keep, inner + helper,
                                        {v: vecs for v, (_, vecs) in pseudo.items()})
+        for v in helper:
+            out.pop(v, None)
         if not np.all(np.isfinite(log_z)):
             raise ImpossibleEvidence(np.flatnonzero(~np.isfinite(log_z)))
         out.update(certain)
