@@ -65,42 +65,19 @@ def run_cases(model, rows: list[dict], variables: list[str]):
         possible &= model.engine.check_possible(lik, n)
     marg = {v: np.zeros((n, len(states[v]))) for v in variables}
     log_z = np.full(n, -np.inf)
-    for group in _tree_groups(model.engine, arrays, possible):
-        live = group
-        while len(live):
-            try:
-                m, lz = model.engine.infer_batch({k: a[live] for k, a in arrays.items()},
-                                                 variables)
-            except ImpossibleEvidence as exc:  # rounding can hide a zero from the exact check
-                possible[live[exc.cases]] = False
-                live = live[possible[live]]
-                continue
-            for v in variables:
-                marg[v][live] = m[v]
-            log_z[live] = lz
-            break
-    return marg, log_z, possible
-
-
-def _tree_groups(engine, arrays: dict, possible: np.ndarray) -> list[np.ndarray]:
-    """Rows grouped by the junction tree the engine needs for them.
-
-    The engine sizes its tree by the union of the positive findings in a batch, so candidate
-    answers that each add a different positive finding are far cheaper in separate batches.
-    Falls back to one batch if the engine does not expose how it picks its tree.
-    """
     live = np.flatnonzero(possible)
-    try:
-        keys = []
-        for i in live:
-            lik = {engine.index[k]: a[i:i + 1] for k, a in arrays.items()}
-            keys.append(engine._keep_set(engine._positive_outer(lik)))
-    except AttributeError:
-        return [live]
-    groups: dict = {}
-    for i, key in zip(live, keys):
-        groups.setdefault(key, []).append(i)
-    return [np.array(g) for g in groups.values()]
+    while len(live):  # one engine call for every row (it groups rows by tree itself)
+        try:
+            m, lz = model.engine.infer_batch({k: a[live] for k, a in arrays.items()}, variables)
+        except ImpossibleEvidence as exc:  # rounding can hide a zero from the exact check
+            possible[live[exc.cases]] = False
+            live = live[possible[live]]
+            continue
+        for v in variables:
+            marg[v][live] = m[v]
+        log_z[live] = lz
+        break
+    return marg, log_z, possible
 
 
 def p_present(model, marg: dict, node: str) -> np.ndarray:
