@@ -129,7 +129,8 @@ def main(argv=None) -> None:
     print(f"load_model(): {fmt(time.perf_counter() - t)}")
     engine, network = model.engine, model.network
     n_batch = 100 if quick else 10_000
-    frame = sample_cases(model, n_batch, seed=args.seed).drop(columns="true_conditions")
+    frame = sample_cases(model, n_batch, seed=args.seed)
+    frame = frame[[c for c in frame.columns if c in model.intake.by_id]]  # answers only
     cases = case_evidence(model, frame)
     n_pos = [sum(1 for k, v in c.items() if engine.index[k] in engine.foldable
                  and v[1] > 0 and v[0] == 0) for c in cases]
@@ -241,7 +242,8 @@ def memory_child(n_rows: int, seed: int) -> None:
     from model import load_model
     from model.synthetic import sample_cases
     model = load_model()
-    base = sample_cases(model, 20_000, seed=seed).drop(columns="true_conditions")
+    base = sample_cases(model, min(n_rows, 20_000), seed=seed)
+    base = base[[c for c in base.columns if c in model.intake.by_id]]
     reps = -(-n_rows // len(base))
     frame = pd.concat([base] * reps, ignore_index=True).iloc[:n_rows]
     frame_mb = frame.memory_usage(deep=True).sum() / 2**20
