@@ -116,6 +116,7 @@ class Engine:
         # already cancel to ~1e-10, so positives keep their aux variable in the junction tree
         # instead (computed in extended precision, see ``tree``).
         self.max_expanded = 1
+        self._likely: frozenset | None = None
         self._trees: dict[frozenset, _Tree] = {}
         self._cache_size = cache_size
         self._check_paths: dict = {}
@@ -258,7 +259,23 @@ class Engine:
                 out.append(node)
         return out
 
+    @property
+    def likely_outer(self) -> frozenset:
+        """Outer nodes that are present in at least 1 case in 8 a priori (leg pain).
+
+        Expanding such a positive costs no precision: the Quickscore difference is amplified by
+        1 / P(node present | other evidence), which stays small. So they are always expanded and
+        never make the junction tree bigger; rare positives count against ``max_expanded``."""
+        if self._likely is None:
+            self._likely = frozenset()  # the prior run below must not consult it
+            nodes = list(self.foldable)
+            prior, _ = self.posterior({}, 1, nodes, check=False)
+            self._likely = frozenset(
+                v for v in nodes if prior[v][0, 1 - self.foldable[v][0]] >= 2.0 ** -3)
+        return self._likely
+
     def _keep_set(self, positives: list[int]) -> frozenset:
+        positives = [p for p in positives if p not in self.likely_outer]
         if len(positives) <= self.max_expanded:
             return frozenset()
         keep = set(positives)
@@ -274,7 +291,7 @@ class Engine:
 
     def posterior(self, lik: dict[int, np.ndarray], batch: int,
                   variables: list[int] | None = None, check: bool = True,
-                  slice_vars=None):
+                  slice_vars=None, keep: frozenset | None = None):
         """Marginals of ``variables`` (default: all) for a batch of likelihoods.
 
         Returns ``(marginals, log_z)``: ``{index: (batch, card)}`` and ``log P(evidence)``.
@@ -286,7 +303,8 @@ class Engine:
             if not possible.all():
                 raise ImpossibleEvidence(np.flatnonzero(~possible))
         variables = range(len(self.variables)) if variables is None else variables
-        keep = self._keep_set(self._positive_outer(lik))
+        if keep is None:
+            keep = self._keep_set(self._positive_outer(lik))
         outer = [v for v in variables if v in self.foldable and v not in keep]
         inner = [v for v in variables if v not in self.foldable or v in keep]
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
@@ -419,7 +437,20 @@ class Engine:
         self._pseudo_memo[key] = out = self._fold_off(y, keep, lik)
         return out
 
+    def _outer_descendants(self, y: int) -> frozenset:
+        """Outer nodes below ``y`` (their evidence also constrains ``y``)."""
+        if not hasattr(self, "_descendants"):
+            below: dict[int, set] = {v: set() for v in self.foldable}
+            for node, (_, _, links) in self.foldable.items():  # children before parents
+                for parent, _ in links:
+                    if parent in below:
+                        below[parent] |= {node} | below[node]
+            self._descendants = {v: frozenset(d) for v, d in below.items()}
+        return self._descendants[y]
+
     def _fold_off(self, y: int, keep: frozenset, lik: dict):
+        if any(d in lik for d in self._outer_descendants(y)):
+            return None  # evidence below y (leg pain absent forces bone absent): general path
         acc = {y: np.eye(2)[self.foldable[y][0]]}
         scalar, vecs = 1.0, {}
         for node, (off, leak, links) in self.foldable.items():  # children before parents
@@ -488,8 +519,17 @@ class Engine:
             off = self.foldable[leaf][0]
             a = arrays[leaf]
             positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
+        likely = self.likely_outer
+        for j, leaf in enumerate(nodes):
+            if leaf in likely:
+                positive[:, j] = False  # always expanded, never kept
         count = positive.sum(axis=1)
         positive[count <= self.max_expanded] = False  # expanded (Quickscore) in the base tree
+        # Rows that share most of their positives (a case and its candidate answers) share one
+        # tree: the common positives stay in it, each row's few extras are expanded.
+        common = positive.all(axis=0) if n else np.zeros(len(nodes), bool)
+        if common.any() and (positive & ~common).sum(axis=1).max() <= self.max_expanded:
+            positive[:] = common
         codes = np.packbits(positive, axis=1) if len(nodes) else np.zeros((n, 1), np.uint8)
         _, label = np.unique(codes, axis=0, return_inverse=True)
         label = label.ravel()
@@ -504,7 +544,8 @@ class Engine:
                 lik = {i: a[rows] for i, a in arrays.items()}
                 try:
                     # no slicing in batches: trees are then shared by every case of a group
-                    marg, lz = self.posterior(lik, len(rows), idx, check=False, slice_vars=())
+                    marg, lz = self.posterior(lik, len(rows), idx, check=False, slice_vars=(),
+                                              keep=keep)
                 except ImpossibleEvidence as exc:
                     raise ImpossibleEvidence(rows[exc.cases]) from None
                 for i, m in marg.items():

@@ -220,3 +220,10 @@ def test_an_impossible_counterfactual_does_not_break_the_diagnosis(model):
     assert d.causes.loc["sex", "contribution"] == 0.0
     assert d.causes.loc["hormonal_contraception", "reported"]
     assert d.triage.level == "urgent_care"
+
+
+def test_evidence_below_an_unobserved_node_constrains_it(model):
+    """Regression: leg pain absent forces every tissue group absent (deterministic OR)."""
+    out = model.engine.infer({"leg_pain": "absent", "sex": "male"}, ["bone", "muscle"])
+    for group in ("bone", "muscle"):
+        assert out[group][1] == pytest.approx(0.0, abs=1e-12)
