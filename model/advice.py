@@ -66,7 +66,7 @@ class AdviceBook:
         Conditions at or above this posterior (and always the leading one) get their advice.
     """
 
-    def __init__(self, items: list[Item], condition_min_posterior: float = 0.2):
+    def __init__(self, items: list[Item], condition_min_posterior: float):
         self.items = list(items)
         self.condition_min_posterior = condition_min_posterior
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import explain
 from .advice import AdviceBook
 from .diagnosis import Diagnosis
 from .engine import Engine, ImpossibleEvidence
@@ -123,16 +124,15 @@ class Model:
         """
         clean, vectors, sources = self._evidence(answers)
         reported = [c for c in self.cause_ids if c in vectors]
-        risky = [c for c in reported
-                 if int(np.argmax(vectors[c])) != 0 or np.count_nonzero(vectors[c]) > 1]
-        # a counterfactual can be impossible (a woman on the pill "as a man"): such a cause
-        # gets no contribution rather than failing the whole diagnosis
-        risky = [c for c in risky if self._possible(_healthy(vectors, c, self.kb.states))]
+        # the healthy counterfactual leaves out answers about dependent causes (a woman on the
+        # pill re-imagined as a man); any that is still impossible gets no contribution
+        risky = [c for c in explain.risky_causes(self, vectors)
+                 if self._possible(explain.healthy(self, vectors, c))]
         prospective = {k: v for k, v in vectors.items() if k in self.cause_ids}
         # two batched inferences: the case and the case with each risk cause healthy (all
         # summary marginals), then the prospective (risk factors only) question for leg pain,
         # which runs on the small tree without findings
-        cases = [vectors] + [_healthy(vectors, c, self.kb.states) for c in risky]
+        cases = [vectors] + [explain.healthy(self, vectors, c) for c in risky]
         try:
             post = self._batch(cases, self._summary_vars)
         except ImpossibleEvidence:
@@ -145,7 +145,7 @@ class Model:
         lead = conditions.index[0]
         pain_prosp = np.zeros(1)
         if risky:  # contributions need the prospective P(leg pain) with and without each cause
-            prosp = [prospective] + [_healthy(prospective, c, self.kb.states) for c in risky]
+            prosp = [prospective] + [explain.healthy(self, prospective, c) for c in risky]
             pain_prosp = self._batch(prosp, ["leg_pain"])["leg_pain"][:, -1]
         rows = []
         for c in self.cause_ids:
@@ -399,14 +399,15 @@ class Model:
         from .evaluation import evaluate
         return evaluate(self, frame, bins=bins)
 
-    def intervals(self, answers: dict | None = None, draws: int = 100, level: float = 0.9,
-                  seed: int = 0, scope: str = "conditions") -> pd.DataFrame:
+    def intervals(self, answers: dict | None = None, draws: int = 100,
+                  level: float | None = None, seed: int = 0,
+                  scope: str = "conditions") -> pd.DataFrame:
         """Credible intervals of every condition and cause posterior from parameter uncertainty."""
         from .uncertainty import intervals
         return intervals(self, answers, draws=draws, level=level, seed=seed, scope=scope)
 
     def diagnose_with_intervals(self, answers: dict | None = None, draws: int = 100,
-                                level: float = 0.9, seed: int = 0) -> Diagnosis:
+                                level: float | None = None, seed: int = 0) -> Diagnosis:
         """:meth:`diagnose` plus credible intervals: ``d.intervals``, ``low``/``high`` columns in
         ``d.causes`` and ``d.condition_table()`` (see :mod:`model.uncertainty`)."""
         d = self.diagnose(answers)
@@ -414,11 +415,3 @@ class Model:
         d.intervals = table
         d.causes = d.causes.join(table[["low", "high"]])
         return d
-
-
-def _healthy(vectors: dict, cause: str, states: dict) -> dict:
-    out = dict(vectors)
-    vec = np.zeros(len(states[cause]))
-    vec[0] = 1.0
-    out[cause] = vec
-    return out

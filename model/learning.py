@@ -48,7 +48,7 @@ def load_grades(path=None) -> pd.DataFrame:
     """``data/grades.yaml`` -> DataFrame indexed by grade: ``pseudo_count, logit_sd``."""
     path = DEFAULT_DATA_DIR / "grades.yaml" if path is None else path
     doc = Node(read_yaml(path), str(path)).mapping()
-    doc.check_keys({"grades"})
+    doc.check_keys({"grades", "credible_level"})
     rows = {}
     for grade, node in doc.get("grades").items():
         node.check_keys({"pseudo_count", "logit_sd"})
@@ -59,7 +59,9 @@ def load_grades(path=None) -> pd.DataFrame:
     missing = set(GRADES) - set(rows)
     if missing:
         doc.get("grades").fail(f"no entry for grade(s) {', '.join(sorted(missing))}")
-    return pd.DataFrame(rows).T
+    table = pd.DataFrame(rows).T
+    table.attrs["credible_level"] = doc.get("credible_level").number(0.5, 1.0, high_open=True)
+    return table
 
 
 def network_from_parameters(kb, rows: pd.DataFrame):

@@ -37,7 +37,20 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-DEFAULT_MISSING = {"training": 0.12, "background": 0.08, "symptoms": 0.15}
+from ._yaml import Node, read_yaml
+from .knowledge import DEFAULT_DATA_DIR
+
+
+def _gaps() -> tuple[dict, float]:
+    """The share of blank answers per question group and of rows that stop after page one."""
+    path = DEFAULT_DATA_DIR / "synthetic.yaml"
+    doc = Node(read_yaml(path), str(path)).mapping()
+    doc.check_keys({"missing", "partial_rows"})
+    missing = {g: node.probability(open_interval=False) for g, node in doc.get("missing").items()}
+    return missing, doc.get("partial_rows").probability(open_interval=False)
+
+
+DEFAULT_MISSING, DEFAULT_PARTIAL_ROWS = _gaps()
 TRUTH = "true_conditions"
 GOLD = "gold_triage"
 
@@ -125,7 +138,7 @@ def answers_from_states(model, states: pd.DataFrame, rng: np.random.Generator) -
 
 
 def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = None,
-                 partial_rows: float = 0.05, pain_only: bool = False) -> pd.DataFrame:
+                 partial_rows: float | None = None, pain_only: bool = False) -> pd.DataFrame:
     """Sample ``n`` runner cases (answers in natural units + ``true_conditions``).
 
     Parameters
@@ -153,6 +166,7 @@ def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = Non
         if group not in DEFAULT_MISSING or not 0 <= rate < 1:
             raise ValueError(f"missing rate for {group!r} must be in [0, 1) and the group one of "
                              f"{', '.join(DEFAULT_MISSING)}; got {rate!r}")
+    partial_rows = DEFAULT_PARTIAL_ROWS if partial_rows is None else partial_rows
     if not 0 <= partial_rows < 1:
         raise ValueError(f"partial_rows must be in [0, 1), got {partial_rows!r}")
     rng = np.random.default_rng(seed)

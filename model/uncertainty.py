@@ -73,7 +73,8 @@ def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | Non
     return out
 
 
-def intervals(model, answers: dict | None = None, draws: int = 100, level: float = 0.9,
+def intervals(model, answers: dict | None = None, draws: int = 100,
+              level: float | None = None,
               seed: int = 0, grades: pd.DataFrame | None = None,
               scope: str = "conditions") -> pd.DataFrame:
     """Point posterior and credible interval of every condition and cause for one case.
@@ -88,6 +89,9 @@ def intervals(model, answers: dict | None = None, draws: int = 100, level: float
                          "was read from a network file")
     if not isinstance(draws, (int, np.integer)) or not 10 <= draws <= 10000:
         raise ValueError(f"draws must be an integer from 10 to 10000, got {draws!r}")
+    if level is None:  # the default credible level lives in data/grades.yaml
+        from .learning import load_grades
+        level = float(load_grades().attrs["credible_level"])
     if not 0.5 <= level < 1:
         raise ValueError(f"level must be in [0.5, 1), got {level!r}")
     clean, vectors, _ = model._evidence(answers)
