@@ -1,5 +1,6 @@
 """Shared fixtures: the shipped model is built once per test session."""
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -19,3 +20,11 @@ def model():
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return ROOT / "data"
+
+
+@pytest.fixture()
+def data_copy(tmp_path, data_dir) -> Path:
+    """A scratch copy of the knowledge files, for tests that break one on purpose."""
+    for f in data_dir.glob("*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
+    return tmp_path

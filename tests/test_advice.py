@@ -1,6 +1,5 @@
 """Advice: graded and sourced, follows the triage (urgent care is never delayed by self-care),
 corrects the seed myths, and malformed advice files are rejected at load."""
-import shutil
 
 import pytest
 
@@ -128,13 +127,6 @@ def test_condition_advice_comes_before_cause_advice(model):
 
 
 # ------------------------------------------------------------------------------ validation
-@pytest.fixture
-def data_copy(tmp_path, data_dir):
-    for f in data_dir.glob("*.yaml"):
-        shutil.copy(f, tmp_path / f.name)
-    return tmp_path
-
-
 @pytest.mark.parametrize("old, new, message", [
     ("causes: {hot_conditions: any}", "causes: {hot_weather: any}", "unknown cause 'hot_weather'"),
     ("causes: {bmi: [30_plus]}", "causes: {bmi: [obese]}", "'obese' is not allowed"),

@@ -1,7 +1,6 @@
 """Triage: red flags escalate whatever the posteriors, every fired rule is reported with its
 source, triage is monotone in red-flag answers, and malformed rules are rejected at load."""
 import itertools
-import shutil
 
 import pandas as pd
 import pytest
@@ -247,13 +246,6 @@ def test_diagnose_many_uses_the_same_triage(model):
 
 
 # ------------------------------------------------------------------------------ validation
-@pytest.fixture
-def data_copy(tmp_path, data_dir):
-    for f in data_dir.glob("*.yaml"):
-        shutil.copy(f, tmp_path / f.name)
-    return tmp_path
-
-
 @pytest.mark.parametrize("old, new, message", [
     ("when: {answer: dark_urine, is: true}", "when: {answer: dark_pee, is: true}",
      "unknown question 'dark_pee'"),
