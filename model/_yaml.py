@@ -19,7 +19,8 @@ class _LineList(list):
     lines: list
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser is ~7x faster and keeps the same node marks (line numbers)
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     pass
 
 
