@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._yaml import Node, read_yaml
+from .knowledge import read_data_file
 from .triage import LEVELS, Triage, Vocabulary, source_of
 
 KINDS = ("do", "avoid")
@@ -76,11 +76,7 @@ class AdviceBook:
     @classmethod
     def load(cls, data_dir: Path, kb=None) -> "AdviceBook":
         """Read and validate ``advice.yaml`` in ``data_dir`` (``kb``: its loaded knowledge)."""
-        if kb is None:
-            from .knowledge import load_knowledge
-            kb = load_knowledge(data_dir)
-        path = Path(data_dir) / "advice.yaml"
-        top = Node(read_yaml(path), path.name).mapping()
+        kb, top = read_data_file(data_dir, "advice.yaml", kb)
         top.check_keys({"settings", "advice"})
         settings = top.get("settings").mapping()
         settings.check_keys({"condition_min_posterior", "condition_min_posterior_note"})

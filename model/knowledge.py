@@ -233,6 +233,18 @@ def load_knowledge(path: str | Path | None = None) -> Knowledge:
     return Knowledge(root, causes, conditions, findings, pain, questions, states)
 
 
+def read_data_file(data_dir: str | Path, name: str, kb: Knowledge | None = None
+                   ) -> tuple[Knowledge, Node]:
+    """A knowledge file that refers to the core knowledge (triage rules, advice).
+
+    Returns the knowledge of ``data_dir`` (``kb`` if given) and the file's top-level mapping,
+    whose errors name the file as ``name:line``.
+    """
+    kb = load_knowledge(data_dir) if kb is None else kb
+    path = Path(data_dir) / name
+    return kb, Node(read_yaml(path), path.name).mapping()
+
+
 def _unique(states: dict, node_id: str, file: str):
     if node_id in states:
         raise KnowledgeError(f"{file}: id {node_id!r} is used by two variables")

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._yaml import Node, read_yaml
+from ._yaml import Node
+from .knowledge import read_data_file
 
 LEVELS = ("self_care", "see_clinician_soon", "urgent_care")
 RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -221,11 +222,7 @@ class TriageRules:
     @classmethod
     def load(cls, data_dir: Path, kb=None) -> "TriageRules":
         """Read and validate ``triage.yaml`` in ``data_dir`` (``kb``: its loaded knowledge)."""
-        if kb is None:
-            from .knowledge import load_knowledge
-            kb = load_knowledge(data_dir)
-        path = Path(data_dir) / "triage.yaml"
-        top = Node(read_yaml(path), path.name).mapping()
+        kb, top = read_data_file(data_dir, "triage.yaml", kb)
         top.check_keys({"rules", "self_care"})
         vocab = Vocabulary(kb)
         rules, seen = [], set()

@@ -28,3 +28,14 @@ def data_copy(tmp_path, data_dir) -> Path:
     for f in data_dir.glob("*.yaml"):
         shutil.copy(f, tmp_path / f.name)
     return tmp_path
+
+
+@pytest.fixture()
+def corrupt():
+    """``corrupt(folder, name, old, new)``: break one knowledge file on purpose."""
+    def _corrupt(folder: Path, name: str, old: str, new: str) -> None:
+        path = folder / name
+        text = path.read_text()
+        assert old in text, f"test setup: {old!r} not in {name}"
+        path.write_text(text.replace(old, new, 1))
+    return _corrupt

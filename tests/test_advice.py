@@ -141,11 +141,8 @@ def test_condition_advice_comes_before_cause_advice(model):
      "when: {posterior: doms, above: 0.5}", "posteriors cannot be used here"),
     ("  - id: strength_training\n", "  - id: drink_to_thirst\n", "appears twice"),
 ])
-def test_malformed_advice_names_file_line_and_key(model, data_copy, old, new, message):
-    path = data_copy / "advice.yaml"
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
+def test_malformed_advice_names_file_line_and_key(model, data_copy, corrupt, old, new, message):
+    corrupt(data_copy, "advice.yaml", old, new)
     with pytest.raises(KnowledgeError) as err:
         AdviceBook.load(data_copy, model.kb)
     assert message in str(err.value)

@@ -24,13 +24,6 @@ def kb_copy(tmp_path, data_dir):
     return target
 
 
-def corrupt(folder, name, old, new, count=1):
-    path = folder / name
-    text = path.read_text()
-    assert old in text, f"test setup: {old!r} not in {name}"
-    path.write_text(text.replace(old, new, count))
-
-
 # (file, text to replace, replacement, key path in the message, words of the problem)
 CASES = [
     ("conditions.yaml", "odds_ratio: 4.99", "odds_ratio: 0.8", "odds_ratio", "must be >= 1"),
@@ -60,7 +53,8 @@ CASES = [
 
 @pytest.mark.parametrize("name, old, new, key, problem", CASES,
                          ids=[f"{c[0]}:{c[3]}:{c[4]}" for c in CASES])
-def test_malformed_file_names_file_line_key_and_problem(kb_copy, name, old, new, key, problem):
+def test_malformed_file_names_file_line_key_and_problem(kb_copy, corrupt, name, old, new, key,
+                                                       problem):
     corrupt(kb_copy, name, old, new)
     with pytest.raises(KnowledgeError) as err:
         load_knowledge(kb_copy)
@@ -71,13 +65,13 @@ def test_malformed_file_names_file_line_key_and_problem(kb_copy, name, old, new,
     assert problem in message, message
 
 
-def test_duplicate_key_is_reported(kb_copy):
+def test_duplicate_key_is_reported(kb_copy, corrupt):
     corrupt(kb_copy, "pain.yaml", "  leak: 0.04\n", "  leak: 0.04\n  leak: 0.05\n")
     with pytest.raises(KnowledgeError, match=r"pain.yaml: line \d+: key 'leak' appears twice"):
         load_knowledge(kb_copy)
 
 
-def test_invalid_yaml_is_reported_with_line(kb_copy):
+def test_invalid_yaml_is_reported_with_line(kb_copy, corrupt):
     corrupt(kb_copy, "findings.yaml", "findings:\n", "findings: [\n")
     with pytest.raises(KnowledgeError, match=r"findings.yaml:\d+: not valid YAML"):
         load_knowledge(kb_copy)

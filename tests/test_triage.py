@@ -272,11 +272,8 @@ def test_diagnose_many_uses_the_same_triage(model):
     ("    grade: strong\n\n  - id: clot_signs_one_calf",
      "    grade: good\n\n  - id: clot_signs_one_calf", "'good' is not allowed"),
 ])
-def test_malformed_rules_name_file_line_and_key(model, data_copy, old, new, message):
-    path = data_copy / "triage.yaml"
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
+def test_malformed_rules_name_file_line_and_key(model, data_copy, corrupt, old, new, message):
+    corrupt(data_copy, "triage.yaml", old, new)
     with pytest.raises(KnowledgeError) as err:
         TriageRules.load(data_copy, model.kb)
     assert message in str(err.value)
