@@ -2,8 +2,9 @@
 
 Widgets -> ``model.diagnose`` -> render. There is no modelling logic here: every question, label,
 unit, range, probability, triage reason and piece of advice comes from the public contract of
-``model`` (``load_model``, ``Model.questions``, ``Model.diagnose``, ``Diagnosis``), which reads
-them from ``data/``. Nothing the user enters is stored or sent anywhere.
+``model`` (``load_model``, ``Model.questions``, ``Model.diagnose``, ``Diagnosis``,
+``Model.intervals``), which reads them from ``data/``. Nothing the user enters is stored or sent
+anywhere.
 
 The page is built top to bottom by the ``section_*`` functions called from :func:`main`, in the
 order the runner reads them; a new panel is one more function and one more line in ``main``.
@@ -15,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from model import load_model
+from model.learning import load_grades
 
 NOT_SURE = "Not sure"
 INPUT_GROUPS = {  # sidebar heading -> question groups of model.questions
@@ -44,6 +46,7 @@ GRADE_COLOUR = {"strong": "green", "moderate": "blue", "weak": "orange",
 REPORTED, INFERRED = "You told us", "Inferred by the model"
 CAUSES_CHARTED = 12  # bars in the causes chart (a screenful); the table lists every cause
 BENIGN, SERIOUS = "Usually self-manageable", "Needs a clinician to confirm or rule out"
+INTERVAL_COLUMNS = {"low": "could be as low as", "high": "could be as high as"}
 
 
 def widget_key(qid: str) -> str:
@@ -150,36 +153,91 @@ def _percent(p: float) -> str:
 def _bar_chart(frame: pd.DataFrame, x_title: str, colours: dict, fixed_scale: bool) -> alt.Chart:
     """A sorted horizontal bar chart: ``name`` by ``probability``, coloured by ``kind``.
 
-    ``text`` is printed at the end of each bar; ``fixed_scale`` pins the axis to 0-100%.
+    ``text`` is printed at the end of each bar; ``fixed_scale`` pins the axis to 0-100%. When the
+    frame has ``low`` and ``high`` columns, each bar gets an error bar from low to high and the
+    text moves past its end.
     """
     order = list(frame.sort_values("probability", ascending=False, kind="stable")["name"])
+    ranged = {"low", "high"} <= set(frame.columns)
+    top = float(frame["high" if ranged else "probability"].max())
     scale = alt.Scale(domain=[0, 1]) if fixed_scale else alt.Scale(
-        domain=[0, min(1.0, max(0.05, float(frame["probability"].max()) * 1.25))])
+        domain=[0, min(1.0, max(0.05, top * 1.25))])
+    percents = ("probability", "contribution", "low", "high")
     base = alt.Chart(frame).encode(
         y=alt.Y("name:N", sort=order, title=None,
                 axis=alt.Axis(labelLimit=320, labelFontSize=12)),
         x=alt.X("probability:Q", title=x_title, scale=scale, axis=alt.Axis(format="%")),
-        tooltip=[alt.Tooltip(c, format=".1%") if c in ("probability", "contribution")
+        tooltip=[alt.Tooltip(c, format=".1%") if c in percents
                  else c for c in frame.columns if c != "text"])
     bars = base.mark_bar(cornerRadiusEnd=3).encode(
         color=alt.Color("kind:N", title=None,
                         legend=alt.Legend(orient="top", labelLimit=0, labelFontSize=12),
                         scale=alt.Scale(domain=list(colours), range=list(colours.values()))))
     text = base.mark_text(align="left", dx=4, fontSize=11, color="#333").encode(text="text:N")
-    return (bars + text).properties(height=alt.Step(22))
+    if not ranged:
+        return (bars + text).properties(height=alt.Step(22))
+    errors = base.mark_errorbar(ticks=alt.MarkConfig(size=8), color="#212121",
+                                thickness=1.5).encode(x=alt.X("low:Q", title=x_title, scale=scale),
+                                                      x2="high:Q")
+    text = text.encode(x=alt.X("high:Q", title=x_title, scale=scale))
+    return (bars + errors + text).properties(height=alt.Step(22))
 
 
 def _numbers(frame: pd.DataFrame, names: dict) -> None:
     """The chart's numbers as a table (readable without the chart, e.g. by a screen reader)."""
     with st.expander("The numbers behind this chart"):
+        names = {**names, **INTERVAL_COLUMNS}
         table = frame.drop(columns="text").rename(columns=names)
         st.dataframe(table, hide_index=True, width="stretch", column_config={
             names[c]: st.column_config.NumberColumn(format="percent")
-            for c in ("probability", "contribution") if c in names})
+            for c in ("probability", "contribution", *INTERVAL_COLUMNS) if c in frame.columns})
 
 
-def section_causes(d) -> None:
-    """Posterior causes: what the runner reported (with its contribution) vs what is inferred."""
+@st.cache_data(show_spinner=False)
+def credible_level() -> float:
+    """The credible level of the intervals (``data/grades.yaml``), for the toggle's label."""
+    return float(load_grades().attrs["credible_level"])
+
+
+@st.cache_data(show_spinner="Working out how sure the model is...", max_entries=32)
+def credible_intervals(answers: tuple) -> pd.DataFrame:
+    """``model.intervals`` for a hashable ``tuple(sorted(answers.items()))`` (kept in memory)."""
+    return get_model().intervals(dict(answers))
+
+
+def _interval_columns(intervals: pd.DataFrame | None, ids) -> dict:
+    """``low``/``high`` chart columns for the nodes ``ids``; none without intervals."""
+    if intervals is None:
+        return {}
+    return {c: intervals[c].reindex(list(ids)).to_numpy() for c in ("low", "high")}
+
+
+def section_how_sure(m, answers: dict) -> pd.DataFrame | None:
+    """The switch for credible intervals on the two charts below; returns them when on."""
+    level = credible_level()
+    on = st.toggle(f"Show how sure the model is ({level:.0%} credible intervals)", value=False,
+                   key="show_intervals",
+                   help="Adds a line to every bar of the two charts below: the range its "
+                        "probability could take given how strong the evidence behind it is.")
+    if not on:
+        return None
+    try:
+        intervals = credible_intervals(tuple(sorted(answers.items())))
+    except ValueError as exc:
+        st.warning(f"Cannot work out how sure the model is for these answers: "
+                   f"{_in_words(str(exc), m.questions)}", icon=":material/error:")
+        return None
+    st.caption(f"The black line on each bar is its {level:.0%} credible interval: the range the "
+               "probability stays in when the published numbers behind the model are varied "
+               "within the uncertainty of their evidence grade. Weaker evidence, wider line.")
+    return intervals
+
+
+def section_causes(d, intervals: pd.DataFrame | None = None) -> None:
+    """Posterior causes: what the runner reported (with its contribution) vs what is inferred.
+
+    With ``intervals`` (:func:`credible_intervals`), each bar gets its credible interval.
+    """
     st.subheader("What may have caused it")
     c = d.causes.reset_index()
     frame = pd.DataFrame({
@@ -189,6 +247,7 @@ def section_causes(d) -> None:
         "text": [_percent(p) + (f"   you: {x * 100:+.1f} points of pain risk"
                                 if rep and abs(x) >= 5e-4 else "")
                  for p, rep, x in zip(c["posterior"], c["reported"], c["contribution"])],
+        **_interval_columns(intervals, c["id"]),
     }).sort_values("probability", ascending=False, kind="stable")
     # the chart keeps everything reported and the likeliest of the rest; the table has them all
     inferred = frame[frame["kind"] == INFERRED].head(max(0, CAUSES_CHARTED - frame["kind"]
@@ -204,14 +263,18 @@ def section_causes(d) -> None:
                      "most likely": "most likely", "contribution": "adds to pain risk"})
 
 
-def section_conditions(d, info: pd.DataFrame) -> None:
-    """Likely conditions with plain names; the must-not-miss ones stand out."""
+def section_conditions(d, info: pd.DataFrame, intervals: pd.DataFrame | None = None) -> None:
+    """Likely conditions with plain names; the must-not-miss ones stand out.
+
+    With ``intervals`` (:func:`credible_intervals`), each bar gets its credible interval.
+    """
     st.subheader("What it most likely is")
     conds = d.conditions
     frame = pd.DataFrame({
         "name": [info.loc[c, "label"] for c in conds.index], "probability": conds.values,
         "kind": [SERIOUS if info.loc[c, "serious"] else BENIGN for c in conds.index],
-        "text": [_percent(p) for p in conds.values]})
+        "text": [_percent(p) for p in conds.values],
+        **_interval_columns(intervals, conds.index)})
     st.altair_chart(_bar_chart(frame, "Probability",
                                {BENIGN: "#6a1b9a", SERIOUS: "#c62828"}, fixed_scale=False),
                     width="stretch")
@@ -387,8 +450,9 @@ def main() -> None:
     info = m.condition_info()
     section_triage(d)
     section_next_question(m, answers)
-    section_causes(d)
-    section_conditions(d, info)
+    intervals = section_how_sure(m, answers)
+    section_causes(d, intervals)
+    section_conditions(d, info, intervals)
     section_pain(d)
     section_advice(d)
     section_what_would_help(m, answers)
