@@ -126,13 +126,15 @@ class Model:
         reported = [c for c in self.cause_ids if c in vectors]
         # the healthy counterfactual leaves out answers about dependent causes (a woman on the
         # pill re-imagined as a man); any that is still impossible gets no contribution
-        risky = [c for c in explain.risky_causes(self, vectors)
-                 if self._possible(explain.healthy(self, vectors, c))]
+        candidates = explain.risky_causes(self, vectors)
+        healthy = [explain.healthy(self, vectors, c) for c in candidates]
+        possible = self._possible_many(healthy)
+        risky = [c for c, ok in zip(candidates, possible) if ok]
         prospective = {k: v for k, v in vectors.items() if k in self.cause_ids}
         # two batched inferences: the case and the case with each risk cause healthy (all
         # summary marginals), then the prospective (risk factors only) question for leg pain,
         # which runs on the small tree without findings
-        cases = [vectors] + [explain.healthy(self, vectors, c) for c in risky]
+        cases = [vectors] + [h for h, ok in zip(healthy, possible) if ok]
         try:
             post = self._batch(cases, self._summary_vars)
         except ImpossibleEvidence:
@@ -169,12 +171,14 @@ class Model:
                          pain_probability=float(p_present["leg_pain"][0]), advice=advice,
                          labels=self.labels, groups=groups)
 
-    def _possible(self, vectors: dict) -> bool:
-        """Does this evidence have positive probability? (exact, no inference)"""
-        return bool(self.engine.check_possible(self.engine.likelihoods(vectors, 1), 1)[0])
+    def _possible_many(self, cases: list[dict]) -> np.ndarray:
+        """One boolean per evidence dict, decided in a single exact check."""
+        if not cases:
+            return np.zeros(0, dtype=bool)
+        return self.engine.check_possible(self._stack(cases), len(cases))
 
-    def _batch(self, cases: list[dict], variables: list[str]) -> dict[str, np.ndarray]:
-        """Posterior marginals for a list of evidence dicts, in one engine call."""
+    def _stack(self, cases: list[dict]) -> dict[int, np.ndarray]:
+        """Evidence dicts (intake vectors) -> engine likelihoods ``{index: (len(cases), card)}``."""
         index = self.engine.index
         keys = set().union(*cases) if cases else set()
         lik = {}
@@ -184,7 +188,13 @@ class Model:
             else:
                 card = len(self.kb.states[k])
                 lik[index[k]] = np.stack([c.get(k, np.ones(card)) for c in cases])
-        marg, _ = self.engine.posterior(lik, len(cases), [index[v] for v in variables])
+        return lik
+
+    def _batch(self, cases: list[dict], variables: list[str]) -> dict[str, np.ndarray]:
+        """Posterior marginals for a list of evidence dicts, in one engine call."""
+        index = self.engine.index
+        marg, _ = self.engine.posterior(self._stack(cases), len(cases),
+                                        [index[v] for v in variables])
         return {self.engine.variables[i]: m for i, m in marg.items()}
 
     # ------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ class Engine:
         self.cards = np.array([len(self.states[v]) for v in self.variables])
         self._constraints: list[_Factor] = []
         self._specs = []  # (kind, scope, payload) per variable
+        self._full_tables: dict[int, np.ndarray] = {}  # CPT of each decomposed variable
         self.decomposed: list[str] = []
         children = {v: [] for v in self.variables}
         for v in self.variables:
@@ -88,6 +89,7 @@ class Engine:
                 continue
             self.decomposed.append(var)
             self._specs.append(("nor", scope, split))
+            self._full_tables[scope[0]] = table
             off, leak, gs = split
             split_of[var] = (off, leak, list(zip(scope[1:], gs)))
         # "Outer" nodes (findings, tissue groups, leg pain): noisy-OR nodes whose children are all
@@ -124,11 +126,13 @@ class Engine:
         self._pseudo_memo: dict = {}
 
     # ------------------------------------------------------------------------------------
-    def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset()) -> "_Tree":
+    def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset(),
+             whole: frozenset = frozenset()) -> "_Tree":
         """The junction tree in which the foldable leaves in ``pattern`` keep their aux variable
         and the hard-observed variables in ``sliced`` are cut out of the graph (their factors
-        become per-case factors over the remaining variables, gathered at the observed state)."""
-        key = (pattern, sliced)
+        become per-case factors over the remaining variables, gathered at the observed state).
+        Noisy-OR variables in ``whole`` keep their CPT undecomposed (see :meth:`_whole`)."""
+        key = (pattern, sliced, whole)
         tree = self._trees.get(key)
         if tree is None:
             if len(self._trees) >= self._cache_size:
@@ -140,6 +144,12 @@ class Engine:
                     continue
                 if scope[0] in self.foldable and scope[0] not in pattern:
                     continue  # folded into per-case likelihoods, expanded, or barren
+                if scope[0] in sliced or scope[0] in whole:
+                    # observed: use the CPT itself. Its signed factorisation cancels when a
+                    # rare child is observed present (three rare conditions observed present
+                    # lost 1e-8 in float64)
+                    factors.append(_Factor(scope, self._full_tables[scope[0]]))
+                    continue
                 off, leak, gs = payload
                 aux = len(cards)
                 cards.append(2)
@@ -216,6 +226,31 @@ class Engine:
         # 0/1 tables: the sum counts consistent configurations, exact in floating point
         return ok & (np.einsum(expr, *ops, optimize=path) > 0)
 
+    @cached_property
+    def _leaf_fold(self):
+        """Matrices for folding the outer leaves whose parents are all inner (the findings, not
+        the tissue groups, which leg pain folds into).
+
+        ``(leaves, parents, log_g, zero_g)``: per parent ``p``, ``log_g[p]`` is a
+        ``(len(leaves), card_p)`` table of log inhibitors (0 where a leaf is not linked) and
+        ``zero_g[p]`` marks inhibitors that are exactly 0, so many absent leaves fold in one
+        matrix product instead of one multiplication per link.
+        """
+        folded_into = {p for _, _, links in self.foldable.values() for p, _ in links}
+        leaves = [v for v, (_, _, links) in self.foldable.items() if v not in folded_into
+                  and all(p not in self.foldable for p, _ in links)]
+        parents = sorted({p for v in leaves for p, _ in self.foldable[v][2]})
+        log_g = {p: np.zeros((len(leaves), self.cards[p])) for p in parents}
+        zero_g = {p: np.zeros((len(leaves), self.cards[p])) for p in parents}
+        for j, v in enumerate(leaves):
+            for p, g in self.foldable[v][2]:
+                with np.errstate(divide="ignore"):
+                    log_g[p][j] = np.where(g > 0, np.log(np.where(g > 0, g, 1.0)), 0.0)
+                zero_g[p][j] = g == 0
+        off = np.array([self.foldable[v][0] for v in leaves], dtype=int)
+        leak = np.array([self.foldable[v][1] for v in leaves])
+        return leaves, parents, log_g, zero_g, off, leak
+
     def _expand(self, lik: dict[int, np.ndarray], batch: int, keep: frozenset):
         """Fold the outer nodes not in ``keep`` into likelihoods on their parents.
 
@@ -227,8 +262,51 @@ class Engine:
         rows = dict(lik)
         case = np.arange(batch)
         coef = np.ones(batch)
+        leaves, parents, log_g, zero_g, offs, leaks = self._leaf_fold
+        # absent and uninformative leaves of every row at once (matrix products over the leaves)
+        cols = [j for j, v in enumerate(leaves) if v in rows and v not in keep]
+        later = []  # leaves with positive or soft evidence in some row: expanded one by one
+        if cols:
+            idx = [leaves[j] for j in cols]
+            w = np.stack([rows[v] for v in idx], axis=1)  # (batch, leaves, 2)
+            ar = np.arange(len(cols))
+            w_off = w[:, ar, offs[cols]]
+            w_on = w[:, ar, 1 - offs[cols]]
+            negative = w_on == 0
+            positive = (w_on > 0) & (w_on != w_off)
+            factor = np.where(negative, w_off * leaks[cols], np.where(positive, 1.0, w_off))
+            coef = coef * np.prod(factor, axis=1)
+            neg = negative.astype(float)
+            for p in parents:
+                lg = neg @ log_g[p][cols]
+                f = np.exp(lg)
+                if zero_g[p].any():
+                    f = np.where(neg @ zero_g[p][cols] > 0, 0.0, f)
+                rows[p] = rows[p] * f if p in rows else f
+            for k in np.flatnonzero(positive.any(axis=0)):
+                later.append((idx[k], positive[:, k]))
+            for v in idx:
+                rows.pop(v)
+        for node, positive in later:  # the rows with this leaf positive: drop / absent copies
+            off, leak, links = self.foldable[node]
+            vec = lik[node][case]
+            positive = positive[case]
+            w_off, w_on = vec[:, off], vec[:, 1 - off]
+            pos = np.flatnonzero(positive)
+            absent_coef = coef[pos] * (w_off[pos] - w_on[pos]) * leak
+            coef = coef.copy()
+            coef[pos] *= w_on[pos]
+            rows = {k: np.concatenate([a, a[pos]]) for k, a in rows.items()}
+            case = np.concatenate([case, case[pos]])
+            coef = np.concatenate([coef, absent_coef])
+            new = np.zeros(len(case), dtype=bool)
+            new[len(case) - len(pos):] = True
+            for parent, g in links:
+                factor = np.where(new[:, None], g[None, :], 1.0)
+                rows[parent] = rows[parent] * factor if parent in rows else factor
+        leaf_set = set(leaves)
         for node, (off, leak, links) in self.foldable.items():
-            if node in keep:
+            if node in keep or node in leaf_set:
                 continue
             vec = rows.pop(node, None)
             if vec is None:
@@ -250,6 +328,17 @@ class Engine:
                 factor = np.where(negative[:, None], g[None, :], 1.0)
                 rows[parent] = rows[parent] * factor if parent in rows else factor
         return rows, case, coef
+
+    def _whole(self, lik: dict[int, np.ndarray], sliced: frozenset) -> frozenset:
+        """Decomposed inner variables (conditions) that some row observes present or softly:
+        they keep their CPT whole, since the signed factorisation would cancel for them."""
+        out = []
+        for v, a in lik.items():
+            if v in self._full_tables and v not in self.foldable and v not in sliced:
+                if np.any(a[:, 1:] != a[:, :1]):  # not "absent" only, not uninformative
+                    if np.any(a[:, 1:] > 0):
+                        out.append(v)
+        return frozenset(out)
 
     def _positive_outer(self, lik: dict[int, np.ndarray]) -> list[int]:
         out = []
@@ -274,9 +363,11 @@ class Engine:
                 v for v in nodes if prior[v][0, 1 - self.foldable[v][0]] >= 2.0 ** -3)
         return self._likely
 
-    def _keep_set(self, positives: list[int]) -> frozenset:
+    def _keep_set(self, positives: list[int], expand: int | None = None) -> frozenset:
+        """The outer nodes a junction tree keeps for these positives: none when at most
+        ``expand`` (default ``max_expanded``) rare positives can be expanded instead."""
         positives = [p for p in positives if p not in self.likely_outer]
-        if len(positives) <= self.max_expanded:
+        if len(positives) <= (self.max_expanded if expand is None else expand):
             return frozenset()
         keep = set(positives)
         changed = True
@@ -310,7 +401,7 @@ class Engine:
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
                          and (slice_vars is None or v in slice_vars)
                          and np.all(np.count_nonzero(a, axis=1) == 1))
-        tree = self.tree(keep, hard)
+        tree = self.tree(keep, hard, self._whole(lik, hard))
         certain = {v: (lik[v] > 0).astype(float) for v in inner if v in hard}
         inner = [v for v in inner if v not in hard]
         pseudo, generic = {}, []
@@ -486,12 +577,15 @@ class Engine:
         return {self.variables[i]: m[0] for i, m in marg.items()}
 
     def infer_batch(self, likelihoods: dict[str, np.ndarray], variables: list[str] | None = None,
-                    budget: int = 1 << 22, n: int | None = None):
+                    budget: int = 1 << 22, n: int | None = None, slice_common: bool = False):
         """Many cases: ``{var: (n, card) likelihoods}`` -> ``({var: (n, card)}, log_z)``.
 
         Cases are grouped by the set of leaves with positive evidence, so each group runs on the
         smallest junction tree that is exact for it; groups run in chunks of at most about
-        ``budget`` clique entries, which bounds memory.
+        ``budget`` clique entries, which bounds memory. ``slice_common``: cut the variables
+        observed hard in every row of a chunk out of its tree (worth it when the rows are
+        variations of one case, as in the next-question ranking; for unrelated rows it would
+        compile a tree per chunk).
         """
         if n is None:  # the number of cases; give it when no case has any evidence
             n = len(next(iter(likelihoods.values()))) if likelihoods else 1
@@ -524,11 +618,19 @@ class Engine:
             if leaf in likely:
                 positive[:, j] = False  # always expanded, never kept
         count = positive.sum(axis=1)
+        shared = None
+        if slice_common and n > 1 and (
+                (positive & ~positive[0]).sum(axis=1) <= self.max_expanded).all():
+            # variations of row 0 (a case and its candidate answers) share row 0's tree: its
+            # positives stay in the tree, each row's extra positive is expanded
+            shared = positive[0].copy()
         positive[count <= self.max_expanded] = False  # expanded (Quickscore) in the base tree
-        # Rows that share most of their positives (a case and its candidate answers) share one
-        # tree: the common positives stay in it, each row's few extras are expanded.
+        # Rows that share most of their positives share one tree: the common positives stay in
+        # it, each row's few extras are expanded.
         common = positive.all(axis=0) if n else np.zeros(len(nodes), bool)
-        if common.any() and (positive & ~common).sum(axis=1).max() <= self.max_expanded:
+        if shared is not None:
+            positive[:] = shared
+        elif common.any() and (positive & ~common).sum(axis=1).max() <= self.max_expanded:
             positive[:] = common
         codes = np.packbits(positive, axis=1) if len(nodes) else np.zeros((n, 1), np.uint8)
         _, label = np.unique(codes, axis=0, return_inverse=True)
@@ -536,16 +638,17 @@ class Engine:
         order = np.argsort(label, kind="stable")
         bounds = np.flatnonzero(np.diff(label[order])) + 1
         for group in np.split(order, bounds):
-            keep = self._keep_set([nodes[j] for j in np.flatnonzero(positive[group[0]])])
-            tree = self.tree(keep)
+            keep = self._keep_set([nodes[j] for j in np.flatnonzero(positive[group[0]])],
+                                  expand=0 if shared is not None else None)
+            tree = self.tree(keep, frozenset(), self._whole(arrays, frozenset()))
             chunk = max(16, budget // (4 * tree.max_clique_size))
             for start in range(0, len(group), chunk):
                 rows = group[start:start + chunk]
                 lik = {i: a[rows] for i, a in arrays.items()}
                 try:
-                    # no slicing in batches: trees are then shared by every case of a group
-                    marg, lz = self.posterior(lik, len(rows), idx, check=False, slice_vars=(),
-                                              keep=keep)
+                    # unrelated rows are not sliced: trees are then shared by a whole group
+                    marg, lz = self.posterior(lik, len(rows), idx, check=False,
+                                              slice_vars=None if slice_common else (), keep=keep)
                 except ImpossibleEvidence as exc:
                     raise ImpossibleEvidence(rows[exc.cases]) from None
                 for i, m in marg.items():

@@ -67,8 +67,9 @@ def run_cases(model, rows: list[dict], variables: list[str]):
     log_z = np.full(n, -np.inf)
     live = np.flatnonzero(possible)
     while len(live):  # one engine call for every row (it groups rows by tree itself)
-        try:
-            m, lz = model.engine.infer_batch({k: a[live] for k, a in arrays.items()}, variables)
+        try:  # the rows are variations of one case: cut what they all observe hard
+            m, lz = model.engine.infer_batch({k: a[live] for k, a in arrays.items()}, variables,
+                                             slice_common=True)
         except ImpossibleEvidence as exc:  # rounding can hide a zero from the exact check
             possible[live[exc.cases]] = False
             live = live[possible[live]]

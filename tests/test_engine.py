@@ -196,6 +196,44 @@ def test_batch_equals_loop_of_single_cases(engine, data):
             np.testing.assert_allclose(batch[var][i], p, atol=1e-11, rtol=0, err_msg=var)
 
 
+@settings(max_examples=3, **SETTINGS)
+@given(data=st.data())
+def test_variations_of_one_case_share_a_tree_and_stay_exact(engine, network, data):
+    """The next-question path: a case plus one extra answer per row (slice_common=True)."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    outer = [engine.variables[v] for v in engine.foldable]
+    inner = [v for v in engine.variables if v not in outer]
+    base = {}
+    for var in rng.choice(inner, size=8, replace=False):
+        base[var] = np.eye(len(engine.states[var]))[rng.integers(len(engine.states[var]))]
+    for var in rng.choice(outer, size=3, replace=False):
+        base[var] = np.eye(2)[1]  # present: Quickscore or a kept positive
+    rows = [base]
+    for var in rng.choice([v for v in engine.variables if v not in base], size=10, replace=False):
+        card = len(engine.states[var])
+        row = dict(base)
+        row[var] = np.eye(card)[rng.integers(card)] if rng.random() < 0.7 else \
+            rng.uniform(0.1, 1.0, card)
+        rows.append(row)
+    names = sorted(set().union(*rows))
+    lik = {v: np.stack([r.get(v, np.ones(len(engine.states[v]))) for r in rows]) for v in names}
+    try:
+        batch, _ = engine.infer_batch(lik, slice_common=True)
+    except ImpossibleEvidence:
+        return
+    for i, row in enumerate(rows):
+        single = engine.infer(row)  # its own tree (other slicing, other Quickscore rows)
+        for var, p in single.items():
+            np.testing.assert_allclose(batch[var][i], p, atol=1e-10, rtol=0, err_msg=var)
+    last = rows[-1]
+    hard = {v: engine.states[v][int(np.argmax(a))] for v, a in last.items()
+            if np.count_nonzero(a) == 1}
+    soft = {v: a for v, a in last.items() if np.count_nonzero(a) > 1}
+    for var in rng.choice([v for v in engine.variables if v not in last], size=3, replace=False):
+        np.testing.assert_allclose(batch[var][-1], oracle(network, var, hard, soft),
+                                   atol=1e-9, rtol=0, err_msg=var)
+
+
 def test_log_evidence_is_the_probability_of_the_evidence(engine, network):
     """log P(e) from the batch path equals the chain rule P(a) P(b | a) computed by pgmpy."""
     a, b = "training_status", "location_calf"
