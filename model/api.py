@@ -131,22 +131,24 @@ class Model:
         possible = self._possible_many(healthy)
         risky = [c for c, ok in zip(candidates, possible) if ok]
         prospective = {k: v for k, v in vectors.items() if k in self.cause_ids}
-        # two batched inferences: the case and the case with each risk cause healthy (all
-        # summary marginals), then the prospective (risk factors only) question for leg pain,
-        # which runs on the small tree without findings
-        cases = [vectors] + [h for h, ok in zip(healthy, possible) if ok]
+        # three batched inferences: the case (all summary marginals), the case with each risk
+        # cause healthy (only the leading condition: tissue groups there would cost four extra
+        # pseudo-cases per row), and the prospective (risk factors only) P(leg pain) with and
+        # without each cause, which runs on the small tree without findings
         try:
-            post = self._batch(cases, self._summary_vars)
+            post = self._batch([vectors], self._summary_vars)
         except ImpossibleEvidence:
             raise self._conflict(clean) from None
-        k = len(risky)
         p_present = {v: post[v][:, -1] if v not in self.cause_ids else 1.0 - post[v][:, 0]
                      for v in post}
         conditions = pd.Series({c: p_present[c][0] for c in self.condition_ids},
                                name="posterior").sort_values(ascending=False, kind="stable")
         lead = conditions.index[0]
+        lead_healthy = np.zeros(0)
         pain_prosp = np.zeros(1)
         if risky:  # contributions need the prospective P(leg pain) with and without each cause
+            healthy_rows = [h for h, ok in zip(healthy, possible) if ok]
+            lead_healthy = self._batch(healthy_rows, [lead])[lead][:, -1]
             prosp = [prospective] + [explain.healthy(self, prospective, c) for c in risky]
             pain_prosp = self._batch(prosp, ["leg_pain"])["leg_pain"][:, -1]
         rows = []
@@ -157,7 +159,7 @@ class Model:
             if c in risky:
                 i = risky.index(c)
                 contribution = pain_prosp[0] - pain_prosp[i + 1]
-                condition_contribution = p_present[lead][0] - p_present[lead][i + 1]
+                condition_contribution = p_present[lead][0] - lead_healthy[i]
             rows.append(dict(id=c, label=self.labels[c],
                              state=self.kb.cause(c).states[int(np.argmax(marg))].label,
                              state_id=state, posterior=1.0 - marg[0], reported=c in reported,

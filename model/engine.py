@@ -19,6 +19,7 @@ decides it.
 """
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass
 from functools import cached_property
@@ -836,6 +837,8 @@ class _Plan:
         pseudo = pseudo or {}
         self.slots: list = []  # constants live in slots; evidence and messages fill the rest
         self.steps: list = []
+        self._path_specs: list = []
+        self._paths: dict[int, list] = {}
         ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
         self.ev_slots = []
         for v in ev_vars:
@@ -875,9 +878,11 @@ class _Plan:
             expr = ",".join([axes] + subs) + "->a" + out
             shapes = [const] + [np.broadcast_to(np.empty(1), (1024,) + tuple(
                 t.cards[list(_vars_of(t, c, s[1:]))])) for s in subs]
-            path = np.einsum_path(expr, *shapes, optimize="greedy")[0]
+            # the contraction path only matters for big calls: planned on first such use
+            self._path_specs.append((expr, shapes))
             dst = self._slot(None)
-            self.steps.append((dst, expr, tuple([cslot] + ops), path, const.size, scale))
+            self.steps.append((dst, expr, tuple([cslot] + ops), len(self._path_specs) - 1,
+                               const.size, scale))
             return ("b", dst)
 
         for c in reversed(t.order[1:]):  # collect towards the root
@@ -937,10 +942,14 @@ class _Plan:
             buf[slot] = vec
         log_scale = np.zeros(batch)
         small = self.SMALL
-        for dst, expr, args, path, size, scale in self.steps:
+        for dst, expr, args, k, size, scale in self.steps:
             if batch * size < small:
                 r = np.einsum(expr, *[buf[i] for i in args])
             else:
+                path = self._paths.get(k)
+                if path is None:
+                    path = self._paths[k] = np.einsum_path(
+                        *self._path_specs[k][:1], *self._path_specs[k][1], optimize="greedy")[0]
                 r = np.einsum(expr, *[buf[i] for i in args], optimize=path)
             if rescale and scale:
                 top = np.abs(r.reshape(batch, -1)).max(axis=1)
@@ -1103,8 +1112,10 @@ def _merge_small(cliques, edges, cards, limit: int = 1024):
     cliques = [set(c) for c in cliques]
     edges = [tuple(e) for e in edges]
 
+    card = [int(c) for c in cards]
+
     def size(vs):
-        return int(np.prod([cards[v] for v in vs]))
+        return math.prod(card[v] for v in vs)
 
     while True:
         best = None
