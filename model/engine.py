@@ -577,6 +577,8 @@ class Engine:
         marg, _ = self.posterior(lik, 1, idx)
         return {self.variables[i]: m[0] for i, m in marg.items()}
 
+    SMALL_GROUP = 8  # rows sharing a pattern below which each row runs on its own sliced tree
+
     def infer_batch(self, likelihoods: dict[str, np.ndarray], variables: list[str] | None = None,
                     budget: int = 1 << 22, n: int | None = None, slice_common: bool = False):
         """Many cases: ``{var: (n, card) likelihoods}`` -> ``({var: (n, card)}, log_z)``.
@@ -639,6 +641,19 @@ class Engine:
         order = np.argsort(label, kind="stable")
         bounds = np.flatnonzero(np.diff(label[order])) + 1
         for group in np.split(order, bounds):
+            if len(group) < self.SMALL_GROUP and not slice_common:
+                # a rare pattern: each row on its own sliced tree (small, quick to compile)
+                # costs less than compiling the unsliced tree of the pattern for a few rows
+                for r in group:
+                    one = {i: a[r:r + 1] for i, a in arrays.items()}
+                    try:
+                        marg, lz = self.posterior(one, 1, idx, check=False)
+                    except ImpossibleEvidence:
+                        raise ImpossibleEvidence(np.array([r])) from None
+                    for i, m in marg.items():
+                        out[self.variables[i]][r] = m[0]
+                    log_z[r] = lz[0]
+                continue
             keep = self._keep_set([nodes[j] for j in np.flatnonzero(positive[group[0]])],
                                   expand=0 if shared is not None else None)
             tree = self.tree(keep, frozenset(), self._whole(arrays, frozenset()))
