@@ -232,10 +232,10 @@ class Engine:
         """Matrices for folding the outer leaves whose parents are all inner (the findings, not
         the tissue groups, which leg pain folds into).
 
-        ``(leaves, parents, log_g, zero_g)``: per parent ``p``, ``log_g[p]`` is a
+        ``(leaves, parents, log_g, zero_g, off, leak)``: per parent ``p``, ``log_g[p]`` is a
         ``(len(leaves), card_p)`` table of log inhibitors (0 where a leaf is not linked) and
         ``zero_g[p]`` marks inhibitors that are exactly 0, so many absent leaves fold in one
-        matrix product instead of one multiplication per link.
+        matrix product instead of one multiplication per link; ``off`` and ``leak`` per leaf.
         """
         folded_into = {p for _, _, links in self.foldable.values() for p, _ in links}
         leaves = [v for v, (_, _, links) in self.foldable.items() if v not in folded_into
@@ -291,20 +291,12 @@ class Engine:
         for node, positive in later:  # the rows with this leaf positive: drop / absent copies
             off, leak, links = self.foldable[node]
             vec = lik[node][case]
-            positive = positive[case]
-            w_off, w_on = vec[:, off], vec[:, 1 - off]
-            pos = np.flatnonzero(positive)
-            absent_coef = coef[pos] * (w_off[pos] - w_on[pos]) * leak
-            coef = coef.copy()
-            coef[pos] *= w_on[pos]
-            rows = {k: np.concatenate([a, a[pos]]) for k, a in rows.items()}
-            case = np.concatenate([case, case[pos]])
-            coef = np.concatenate([coef, absent_coef])
+            pos = np.flatnonzero(positive[case])
+            rows, case, coef = _absent_copies(rows, case, coef, pos, vec[:, off], vec[:, 1 - off],
+                                              leak)
             new = np.zeros(len(case), dtype=bool)
             new[len(case) - len(pos):] = True
-            for parent, g in links:
-                factor = np.where(new[:, None], g[None, :], 1.0)
-                rows[parent] = rows[parent] * factor if parent in rows else factor
+            _fold_links(rows, links, new)
         leaf_set = set(leaves)
         for node, (off, leak, links) in self.foldable.items():
             if node in keep or node in leaf_set:
@@ -319,27 +311,18 @@ class Engine:
             coef = coef * np.where(negative, w_off * leak, np.where(positive, 1.0, w_off))
             pos = np.flatnonzero(positive)
             if len(pos):  # "absent" copies of the positive rows
-                absent_coef = coef[pos] * (w_off[pos] - w_on[pos]) * leak
-                coef[pos] *= w_on[pos]  # the kept rows become the "drop" term
-                rows = {k: np.concatenate([a, a[pos]]) for k, a in rows.items()}
-                case = np.concatenate([case, case[pos]])
-                coef = np.concatenate([coef, absent_coef])
+                rows, case, coef = _absent_copies(rows, case, coef, pos, w_off, w_on, leak)
                 negative = np.concatenate([negative, np.ones(len(pos), dtype=bool)])
-            for parent, g in links:
-                factor = np.where(negative[:, None], g[None, :], 1.0)
-                rows[parent] = rows[parent] * factor if parent in rows else factor
+            _fold_links(rows, links, negative)
         return rows, case, coef
 
     def _whole(self, lik: dict[int, np.ndarray], sliced: frozenset) -> frozenset:
         """Decomposed inner variables (conditions) that some row observes present or softly:
         they keep their CPT whole, since the signed factorisation would cancel for them."""
-        out = []
-        for v, a in lik.items():
-            if v in self._full_tables and v not in self.foldable and v not in sliced:
-                if np.any(a[:, 1:] != a[:, :1]):  # not "absent" only, not uninformative
-                    if np.any(a[:, 1:] > 0):
-                        out.append(v)
-        return frozenset(out)
+        return frozenset(
+            v for v, a in lik.items()
+            if v in self._full_tables and v not in self.foldable and v not in sliced
+            and np.any((a[:, 1:] > 0) & (a[:, 1:] != a[:, :1])))
 
     def _positive_outer(self, lik: dict[int, np.ndarray]) -> list[int]:
         out = []
@@ -852,7 +835,7 @@ class _Plan:
         pseudo = pseudo or {}
         self.slots: list = []  # constants live in slots; evidence and messages fill the rest
         self.steps: list = []
-        self._path_specs: list = []
+        self._path_shapes: list = []  # per step: operand shapes to plan its einsum path with
         self._paths: dict[int, list] = {}
         ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
         self.ev_slots = []
@@ -894,9 +877,9 @@ class _Plan:
             shapes = [const] + [np.broadcast_to(np.empty(1), (1024,) + tuple(
                 t.cards[list(_vars_of(t, c, s[1:]))])) for s in subs]
             # the contraction path only matters for big calls: planned on first such use
-            self._path_specs.append((expr, shapes))
+            self._path_shapes.append(shapes)
             dst = self._slot(None)
-            self.steps.append((dst, expr, tuple([cslot] + ops), len(self._path_specs) - 1,
+            self.steps.append((dst, expr, tuple([cslot] + ops), len(self._path_shapes) - 1,
                                const.size, scale))
             return ("b", dst)
 
@@ -963,8 +946,8 @@ class _Plan:
             else:
                 path = self._paths.get(k)
                 if path is None:
-                    path = self._paths[k] = np.einsum_path(
-                        *self._path_specs[k][:1], *self._path_specs[k][1], optimize="greedy")[0]
+                    path = self._paths[k] = np.einsum_path(expr, *self._path_shapes[k],
+                                                           optimize="greedy")[0]
                 r = np.einsum(expr, *[buf[i] for i in args], optimize=path)
             if rescale and scale:
                 top = np.abs(r.reshape(batch, -1)).max(axis=1)
@@ -989,6 +972,25 @@ class _Plan:
         if log:
             return marg, z, log_scale
         return marg, z
+
+
+def _absent_copies(rows: dict, case, coef, pos, w_off, w_on, leak: float):
+    """Quickscore split of the rows ``pos`` where a noisy-OR leaf is positive or soft: each keeps
+    the "drop the leaf" term (weight ``w_on``) and gains an appended copy for "the leaf is absent"
+    (weight ``(w_off - w_on) * leak``, its links still to be folded by the caller)."""
+    absent_coef = coef[pos] * (w_off[pos] - w_on[pos]) * leak
+    coef = coef.copy()
+    coef[pos] *= w_on[pos]
+    rows = {k: np.concatenate([a, a[pos]]) for k, a in rows.items()}
+    return rows, np.concatenate([case, case[pos]]), np.concatenate([coef, absent_coef])
+
+
+def _fold_links(rows: dict, links, absent) -> None:
+    """Multiply the inhibitors of an absent leaf into its parents' likelihoods, in the rows
+    marked ``absent``."""
+    for parent, g in links:
+        factor = np.where(absent[:, None], g[None, :], 1.0)
+        rows[parent] = rows[parent] * factor if parent in rows else factor
 
 
 def _span(t: _Tree, hosts: set[int]) -> tuple[set[int], int]:

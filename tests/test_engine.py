@@ -234,6 +234,23 @@ def test_variations_of_one_case_share_a_tree_and_stay_exact(engine, network, dat
                                    atol=1e-9, rtol=0, err_msg=var)
 
 
+def test_rare_conditions_observed_present_stay_exact(engine, network):
+    """Regression: three rare conditions observed present made the signed noisy-OR factors
+    cancel (tendon_joint was 9.5e-9 off pgmpy); observed conditions keep their CPT whole."""
+    index = {"hydration": 1, "muscle_cramp": 1, "patellofemoral_pain": 0, "age_group": 0,
+             "flat_feet": 0, "sex": 0, "hamstring_strain": 1, "cool_down": 0, "painful_hop": 1,
+             "lasting_over_a_week": 1, "location_calf": 1, "acute_limb_ischaemia": 1}
+    hard = {v: engine.states[v][i] for v, i in index.items()}
+    got = engine.infer(hard)
+    one_hot = {v: np.eye(len(engine.states[v]))[[engine.states[v].index(s)]]
+               for v, s in hard.items()}
+    batch, _ = engine.infer_batch(one_hot)
+    for var in ("tendon_joint", "doms", "muscle", "leg_pain"):
+        want = oracle(network, var, hard, {})
+        np.testing.assert_allclose(got[var], want, atol=1e-9, rtol=0, err_msg=var)
+        np.testing.assert_allclose(batch[var][0], want, atol=1e-9, rtol=0, err_msg=var)
+
+
 def test_log_evidence_is_the_probability_of_the_evidence(engine, network):
     """log P(e) from the batch path equals the chain rule P(a) P(b | a) computed by pgmpy."""
     a, b = "training_status", "location_calf"
