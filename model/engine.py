@@ -26,6 +26,8 @@ from functools import cached_property
 
 import numpy as np
 
+from .enumeration import CauseEnumeration
+
 _LETTERS = string.ascii_letters
 
 
@@ -385,7 +387,9 @@ class Engine:
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
                          and (slice_vars is None or v in slice_vars)
                          and np.all(np.count_nonzero(a, axis=1) == 1))
-        tree = self.tree(keep, hard, self._whole(lik, hard))
+        tree = self._enumeration_for(lik, batch, keep)
+        if tree is None:
+            tree = self.tree(keep, hard, self._whole(lik, hard))
         certain = {v: (lik[v] > 0).astype(float) for v in inner if v in hard}
         inner = [v for v in inner if v not in hard]
         pseudo, generic = {}, []
@@ -455,6 +459,23 @@ class Engine:
                 p /= p.sum(axis=1, keepdims=True)
             out[v] = p
         return out, log_z
+
+    use_enumeration = True  # False: always the junction tree (tests compare the two)
+
+    @cached_property
+    def enumeration(self) -> CauseEnumeration | None:
+        """The cause-enumeration path (:mod:`model.enumeration`), if the network is layered."""
+        return CauseEnumeration.from_engine(self)
+
+    def _enumeration_for(self, lik: dict, batch: int, keep: frozenset):
+        """The enumeration when it is exact and cheap for these rows (few open cause states,
+        few kept positive leaves); else ``None`` (use a junction tree)."""
+        if not self.use_enumeration:
+            return None
+        enum = self.enumeration
+        if enum is None or not enum.accepts(lik, batch, keep, self.foldable):
+            return None
+        return enum
 
     def _run(self, tree: "_Tree", lik: dict, batch: int, keep: frozenset, inner: list[int],
              pseudo: dict | None = None):
@@ -619,12 +640,20 @@ class Engine:
         elif common.any() and (positive & ~common).sum(axis=1).max() <= self.max_expanded:
             positive[:] = common
         codes = np.packbits(positive, axis=1) if len(nodes) else np.zeros((n, 1), np.uint8)
-        _, label = np.unique(codes, axis=0, return_inverse=True)
+        todo = np.ones(n, dtype=bool)
+        if shared is None and self.use_enumeration and self.enumeration is not None:
+            # rows the cause enumeration takes: grouped by their kept leaves and open causes
+            done = self._enumerate_rows(arrays, n, idx, positive, nodes, codes, budget, out, log_z)
+            todo &= ~done
+        _, label = np.unique(codes[todo], axis=0, return_inverse=True)
         label = label.ravel()
-        order = np.argsort(label, kind="stable")
-        bounds = np.flatnonzero(np.diff(label[order])) + 1
-        for group in np.split(order, bounds):
-            if len(group) < self.SMALL_GROUP and not slice_common:
+        rest = np.flatnonzero(todo)
+        order = rest[np.argsort(label, kind="stable")]
+        bounds = np.flatnonzero(np.diff(np.sort(label, kind="stable"))) + 1
+        for group in np.split(order, bounds) if len(order) else []:
+            if (len(group) < self.SMALL_GROUP or not todo.all()) and not slice_common:
+                # (rows the enumeration declined have many open causes: a tree sliced at each
+                # row's hard answers is far smaller than the shared unsliced one)
                 # a rare pattern: each row on its own sliced tree (small, quick to compile)
                 # costs less than compiling the unsliced tree of the pattern for a few rows
                 for r in group:
@@ -654,6 +683,55 @@ class Engine:
                     out[self.variables[i]][rows] = m
                 log_z[rows] = lz
         return out, log_z
+
+    def _enumerate_rows(self, arrays, n, idx, positive, nodes, codes, budget, out, log_z):
+        """Run every row the cause enumeration accepts, grouped by (kept leaves, open causes);
+        returns the mask of rows done."""
+        enum = self.enumeration
+        opened = _open_codes(enum, arrays, n)
+        cards = np.array([self.cards[c] for c in enum.causes], dtype=float)
+        n_open = np.prod(np.where(opened, cards, 1.0), axis=1)
+        n_kept = positive.sum(axis=1)
+        kept_ok = np.array([v in enum.kept_ok for v in nodes], dtype=bool)
+        split = np.zeros(n, dtype=int)  # leaves Quickscore splits: positive or soft, not kept
+        for j, leaf in enumerate(nodes):
+            off = self.foldable[leaf][0]
+            a = arrays[leaf]
+            split += ((a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])) & ~positive[:, j]
+        fits = (n_kept <= enum.MAX_KEPT) & ~(positive & ~kept_ok).any(axis=1) & \
+            (n_open * 2.0 ** (n_kept + split) <= enum.MAX_WORK)
+        done = np.zeros(n, dtype=bool)
+        rows = np.flatnonzero(fits)
+        if not len(rows):
+            return done
+        key = np.concatenate([codes[rows], np.packbits(opened[rows], axis=1)], axis=1)
+        _, label = np.unique(key, axis=0, return_inverse=True)
+        label = label.ravel()
+        order = np.argsort(label, kind="stable")
+        bounds = np.flatnonzero(np.diff(label[order])) + 1
+        for group in np.split(rows[order], bounds):
+            keep = frozenset(nodes[j] for j in np.flatnonzero(positive[group[0]]))
+            for start in range(0, len(group), 4096):
+                part = group[start:start + 4096]
+                lik = {i: a[part] for i, a in arrays.items()}
+                try:
+                    marg, lz = self.posterior(lik, len(part), idx, check=False, keep=keep)
+                except ImpossibleEvidence as exc:
+                    raise ImpossibleEvidence(part[exc.cases]) from None
+                for i, m in marg.items():
+                    out[self.variables[i]][part] = m
+                log_z[part] = lz
+            done[group] = True
+        return done
+
+
+def _open_codes(enum, arrays: dict, n: int) -> np.ndarray:
+    """Per row, a bit per cause: set when the row leaves the cause open (not observed hard)."""
+    bits = np.zeros((n, len(enum.causes)), dtype=bool)
+    for j, c in enumerate(enum.causes):
+        a = arrays.get(c)
+        bits[:, j] = True if a is None else np.count_nonzero(a, axis=1) != 1
+    return bits
 
 
 class _Tree:

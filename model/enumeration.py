@@ -1,0 +1,567 @@
+"""Exact inference over the cause and condition layers by enumerating the causes a case leaves open.
+
+Why it is fast
+--------------
+Once the engine has folded the outer layer (findings, tissue groups, leg pain) into likelihoods
+on the conditions (absent findings multiply in, positive ones are split Quickscore-style into
+signed rows, see :mod:`model.engine`), what is left of a row is the cause -> condition layer.
+Given the state of every cause the conditions are independent, so
+
+    Z(row) = sum_s  P(s) lambda(s)  prod_k  sum_y lambda_k(y) P(k = y | s)
+
+where ``s`` runs over the joint states of the causes the rows leave *open* (not observed hard).
+A runner's answers fix most causes: the median sampled case leaves about 128 joint states open,
+so the whole sum is a few vectorised numpy products over a ``(rows, open states, conditions)``
+array. For a noisy-OR condition ``P(k = off | s) = L_k * prod_c g_kc(s_c)`` is one product of a
+per-row part (the hard causes) and a per-state part (the open ones). There is no junction tree to
+compile for a new pattern of answers, and every term is positive, so float64 is exact to about
+1e-15 (the junction tree needs extended precision for its signed factors). Marginals come out of
+the same arrays: a cause's by summing the states in which it takes each value, a condition's by
+swapping its factor for its "present" share.
+
+The engine uses this path when the open cause states times the Quickscore rows times the fired
+states of kept rare positives (:class:`_Fired`) are at most :attr:`CauseEnumeration.MAX_WORK`;
+otherwise the junction tree.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class CauseEnumeration:
+    """The cause -> condition layer of an engine, evaluated by enumeration.
+
+    Built by :meth:`from_engine`; ``None`` when the network is not layered as causes (any CPDs
+    among themselves) -> conditions (leaves of the inner network).
+
+    Parameters
+    ----------
+    cards : ndarray
+        Cardinality of every network variable (engine indices).
+    causes : list of int
+        Enumerated variables, parents before children.
+    conditions : list of int
+        Noisy-OR conditions: inner binary variables whose parents are all causes, with no inner
+        children.
+    noisy : dict
+        ``{condition: (off, leak, [(cause, inhibitors)])}`` (the engine's noisy-OR split).
+    tables : dict
+        ``{var: (scope, table)}`` of the causes and of conditions that are not noisy-OR
+        (``generic``), the variable first in ``scope`` and on the table's first axis.
+    generic : list of int
+        Conditions whose CPT is not a noisy-OR (fitted tables): gathered entry by entry.
+    """
+
+    BUDGET = 1 << 17      # rows * open states per chunk: bounds memory for any batch
+
+    def __init__(self, cards, causes, conditions, noisy, tables, generic=()):
+        self.cards = np.asarray(cards)
+        self.causes = list(causes)
+        self.conditions = list(conditions)
+        self.generic = list(generic)
+        self.tables = tables
+        self.inner = frozenset(self.causes) | frozenset(self.conditions) | frozenset(self.generic)
+        self.k_of = {k: j for j, k in enumerate(self.conditions)}
+        n_k = len(self.conditions)
+        self.off = np.array([noisy[k][0] for k in self.conditions], dtype=np.intp)
+        self.leak = np.array([noisy[k][1] for k in self.conditions], dtype=float)
+        # per cause: (card, conditions) inhibitor matrix, 1 where a condition has no such link
+        self.inhibitors = {c: np.ones((int(self.cards[c]), n_k)) for c in self.causes}
+        for k in self.conditions:
+            for c, g in noisy[k][2]:
+                self.inhibitors[c][:, self.k_of[k]] = g
+        self.linked = [c for c in self.causes if np.any(self.inhibitors[c] != 1.0)]
+        self.kept_ok: dict = {}  # outer noisy-OR leaves the fired-state pass can keep
+        self._grids: dict = {}
+        self._pairs: dict = {}
+
+    @classmethod
+    def from_engine(cls, engine) -> "CauseEnumeration | None":
+        """The enumeration of ``engine``'s inner layer, or ``None`` if the structure does not fit."""
+        specs = {}
+        for kind, scope, payload in engine._specs:
+            if scope[0] not in engine.foldable:
+                specs[scope[0]] = (kind, tuple(scope), payload)
+        inner = set(specs)
+        has_inner_child = set()
+        for _, scope, _ in specs.values():
+            for p in scope[1:]:
+                if p not in inner:
+                    return None  # an inner variable below an outer one: not this layout
+                has_inner_child.add(p)
+        leaves = [v for v in sorted(inner) if v not in has_inner_child and len(specs[v][1]) > 1]
+        rest = [v for v in sorted(inner) if v not in set(leaves)]
+        tables, noisy, conditions, generic = {}, {}, [], []
+        for v in leaves:
+            kind, scope, payload = specs[v]
+            if kind == "nor":
+                off, leak, gs = payload
+                noisy[v] = (off, leak, list(zip(scope[1:], gs)))
+                conditions.append(v)
+            else:
+                tables[v] = (scope, np.asarray(payload, dtype=float))
+                generic.append(v)
+        causes, placed = [], set()
+        while rest:  # parents before children
+            ready = [v for v in rest if set(specs[v][1][1:]) <= placed]
+            if not ready:
+                return None
+            causes += ready
+            placed.update(ready)
+            rest = [v for v in rest if v not in placed]
+        for c in causes:
+            kind, scope, payload = specs[c]
+            table = payload if kind == "tab" else engine._full_tables[c]
+            tables[c] = (scope, np.asarray(table, dtype=float))
+        if not set().union(*(set(tables[v][0][1:]) for v in generic)) <= set(causes):
+            return None
+        out = cls(engine.cards, causes, conditions, noisy, tables, generic)
+        for y, (off, leak, links) in engine.foldable.items():
+            q = np.ones(len(conditions))
+            ok = True
+            for parent, g in links:
+                j = out.k_of.get(parent)
+                if j is None or g[out.off[j]] != 1.0:
+                    ok = False
+                    break
+                q[j] = g[1 - out.off[j]]
+            if ok:
+                out.kept_ok[y] = (int(off), float(leak), q)
+        return out
+
+    MAX_KEPT = 8  # rare positive leaves tracked by the fired-state pass (2 ** MAX_KEPT states)
+    MAX_WORK = 1 << 14  # open states * Quickscore rows * fired states per case, at most
+
+    def accepts(self, lik: dict, batch: int, keep: frozenset, outer: dict) -> bool:
+        """Whether these rows, with the outer leaves ``keep`` kept, run here cheaply: the open
+        cause states times the Quickscore rows (2 per positive or soft leaf not kept, from the
+        engine's ``outer`` noisy-OR nodes) times the fired states (2 per kept leaf)."""
+        if len(keep) > self.MAX_KEPT or not keep <= self.kept_ok.keys():
+            return False
+        split = np.zeros(batch, dtype=int)
+        for v, (off, _, _) in outer.items():
+            vec = lik.get(v)
+            if vec is not None and v not in keep:
+                split += (vec[:, 1 - off] > 0) & (vec[:, 1 - off] != vec[:, off])
+        exponent = len(keep) + (int(split.max()) if batch else 0)
+        return (self.n_states(lik, batch) << exponent) <= self.MAX_WORK
+
+    # ------------------------------------------------------------------------------------
+    def open_causes(self, lik: dict, batch: int) -> tuple[int, ...]:
+        """Causes not observed hard (one nonzero likelihood entry) in every row."""
+        out = []
+        for c in self.causes:
+            vec = lik.get(c)
+            if vec is None or not np.all(np.count_nonzero(vec, axis=1) == 1):
+                out.append(c)
+        return tuple(out)
+
+    def n_states(self, lik: dict, batch: int) -> int:
+        """Joint open states these rows would enumerate."""
+        return math.prod(int(self.cards[c]) for c in self.open_causes(lik, batch))
+
+    def _grid(self, opened: tuple[int, ...]) -> dict:
+        """Everything about a set of open causes that does not depend on the rows (cached)."""
+        got = self._grids.get(opened)
+        if got is not None:
+            return got
+        cards = [int(self.cards[c]) for c in opened]
+        n_open = math.prod(cards)
+        grid = np.indices(cards).reshape(len(opened), n_open) if opened else \
+            np.zeros((0, 1), dtype=np.intp)
+        at = {c: grid[j] for j, c in enumerate(opened)}
+        inhib = np.ones((n_open, len(self.conditions)))
+        for c in opened:
+            inhib *= self.inhibitors[c][at[c]]
+        prior = np.ones(n_open)
+        mixed = []  # cause CPTs over open and hard causes: gathered per row
+        for c in self.causes:
+            scope, table = self.tables[c]
+            inside = [p in at for p in scope]
+            if all(inside):
+                prior *= table[tuple(at[p] for p in scope)]
+            elif any(inside):
+                mixed.append(c)
+        offsets, start = {}, 0
+        for c in opened:
+            offsets[c] = (start, start + int(self.cards[c]))
+            start += int(self.cards[c])
+        onehot = np.zeros((n_open, start))
+        for c in opened:
+            onehot[np.arange(n_open), offsets[c][0] + at[c]] = 1.0
+        got = dict(n_open=n_open, at=at, inhib=inhib, prior=prior, mixed=mixed,
+                   onehot=onehot, offsets=offsets)
+        if len(self._grids) > 256:
+            self._grids.pop(next(iter(self._grids)))
+        self._grids[opened] = got
+        return got
+
+    def run(self, lik: dict, batch: int, variables, pseudo: dict | None = None,
+            params: dict | None = None):
+        """Marginals of ``variables``, ``log Z`` and pseudo-case ratios per row.
+
+        Same contract as the junction tree's ``run``: ``lik`` maps inner variables (and kept
+        positive leaves) to ``(batch, card)`` likelihoods; ``pseudo`` maps a name to constant
+        likelihoods ``{var: vector}`` whose ratio ``Z(rows and them) / Z(rows)`` is returned per
+        row. ``params`` optionally gives per-row noisy-OR parameters of the conditions
+        (parameter draws): ``{"leak": (batch, conditions), "inhibitors": {cause: (batch, card,
+        conditions)}}`` in the order of :attr:`conditions`.
+        """
+        variables = list(variables)
+        opened = self.open_causes(lik, batch)
+        grid = self._grid(opened)
+        kept = tuple(v for v in lik if v not in self.inner)
+        unknown = [v for v in kept if v not in self.kept_ok]
+        if unknown:
+            raise ValueError(f"variables {unknown} are outside the enumerated layer")
+        step = max(1, self.BUDGET // (grid["n_open"] << len(kept)))
+        if batch <= step:
+            return self._run_rows(lik, batch, variables, pseudo, opened, grid, params, kept)
+        parts = []
+        for i in range(0, batch, step):
+            sub = {v: a[i:i + step] for v, a in lik.items()}
+            sub_params = None if params is None else {
+                "leak": params["leak"][i:i + step],
+                "inhibitors": {c: a[i:i + step] for c, a in params["inhibitors"].items()}}
+            parts.append(self._run_rows(sub, min(step, batch - i), variables, pseudo, opened,
+                                        grid, sub_params, kept))
+        marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
+        log_z = np.concatenate([p[1] for p in parts])
+        ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
+        return marg, log_z, ratios
+
+    def _run_rows(self, lik, batch, variables, pseudo, opened, grid, params, kept):
+        cards = self.cards
+        n_k = len(self.conditions)
+        n_open, at_open = grid["n_open"], grid["at"]
+        rows_ix = np.arange(batch)
+        log_scale = np.zeros(batch)
+        norm = {}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for v, vec in lik.items():
+                top = vec.max(axis=1)
+                log_scale += np.log(top)  # -inf: a row of probability zero
+                norm[v] = vec / np.where(top > 0, top, 1.0)[:, None]
+        hard = {c: norm[c].argmax(axis=1) for c in self.causes if c not in at_open}
+        at = {c: a[None, :] for c, a in at_open.items()}
+        at.update({c: h[:, None] for c, h in hard.items()})
+        # the causes' joint weight per row and open state
+        weight = np.broadcast_to(grid["prior"], (batch, n_open))
+        factors = [grid["prior"][None, :]]  # kept for the log-domain rescue of tiny rows
+        for c in grid["mixed"]:
+            scope, table = self.tables[c]
+            f = table[tuple(at[p] for p in scope)]
+            weight = weight * f
+            factors.append(f)
+        for c in self.causes:  # CPTs entirely over hard causes: a per-row constant
+            scope, table = self.tables[c]
+            if all(p in hard for p in scope):
+                with np.errstate(divide="ignore"):
+                    log_scale += np.log(table[tuple(hard[p] for p in scope)])
+        for c in opened:
+            if c in norm:
+                f = norm[c][:, at_open[c]]
+                weight = weight * f
+                factors.append(f)
+        # P(condition off | causes) = leak * (hard part per row) * (open part per state)
+        if params is None:
+            base = np.broadcast_to(self.leak, (batch, n_k)).copy()
+            for c, h in hard.items():
+                if c in self.linked:
+                    base *= self.inhibitors[c][h]
+            off_p = base[:, None, :] * grid["inhib"][None, :, :]
+        else:
+            base = np.array(params["leak"], dtype=float)
+            inhib = params["inhibitors"]
+            for c, h in hard.items():
+                if c in inhib:
+                    base = base * inhib[c][rows_ix, h]
+            off_p = np.broadcast_to(base[:, None, :], (batch, n_open, n_k))
+            for c in opened:
+                if c in inhib:
+                    off_p = off_p * inhib[c][:, at_open[c], :]
+        lam_off = np.ones((batch, n_k))
+        lam_on = np.ones((batch, n_k))
+        for k, j in self.k_of.items():
+            if k in norm:
+                lam_off[:, j] = norm[k][:, self.off[j]]
+                lam_on[:, j] = norm[k][:, 1 - self.off[j]]
+        a_off = lam_off[:, None, :] * off_p  # "condition absent" part of each factor
+        b_on = lam_on[:, None, :] * (1.0 - off_p)  # "present" part
+        g = a_off + b_on
+        # conditions linked to a kept positive leaf go through the fired-state pass instead
+        fired = _Fired(self, kept, norm, a_off, b_on) if kept else None
+        free = np.ones(n_k, dtype=bool)
+        if fired is not None:
+            free[fired.positions] = False
+        gk = g[:, :, free].prod(axis=2) if free.any() else np.ones((batch, n_open))
+        weight = weight * gk
+        factors.append(None)  # marks: the log of g, below
+        generic = {}
+        for k in self.generic:
+            scope, table = self.tables[k]
+            p = table[(slice(None),) + tuple(at[q] for q in scope[1:])]
+            p = np.broadcast_to(p, (p.shape[0], batch, n_open))
+            lam = norm.get(k)
+            gk = np.einsum("ry,yrs->rs", lam, p) if lam is not None else None
+            if gk is not None:
+                weight = weight * gk
+                factors.append(gk)
+            generic[k] = (gk, p, lam)
+        outside = weight  # everything but the fired-state pass
+        if fired is not None:
+            weight = weight * fired.z
+            factors.append(fired.z)
+        z = weight.sum(axis=1)
+        small = ~(z > 1e-280) & np.isfinite(log_scale)
+        if small.any():  # very improbable rows: redo them in logs (the product underflowed)
+            rows = np.flatnonzero(small)
+            with np.errstate(divide="ignore"):
+                log_w = np.zeros((len(rows), n_open))
+                for f in factors:
+                    part = np.log(g[rows][:, :, free]).sum(axis=2) if f is None else \
+                        np.log(np.broadcast_to(f, (batch, n_open))[rows])
+                    log_w = log_w + part
+            peak = log_w.max(axis=1)
+            peak = np.where(np.isfinite(peak), peak, 0.0)
+            weight = np.array(weight)
+            outside = np.array(outside)
+            rescaled = np.exp(log_w - peak[:, None])
+            if fired is not None:  # keep outside * fired.z == weight in the rescued rows
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    outside[rows] = np.where(fired.z[rows] > 0, rescaled / fired.z[rows], 0.0)
+            else:
+                outside[rows] = rescaled
+            weight[rows] = rescaled
+            z[rows] = weight[rows].sum(axis=1)
+            log_scale[rows] += peak
+        with np.errstate(divide="ignore"):
+            log_z = np.log(z) + log_scale
+        live = z > 0
+        marg = {}
+        if any(v in grid["offsets"] for v in variables):
+            sums = weight @ grid["onehot"]
+        if any(v in self.k_of for v in variables):
+            # P(k present, e) = sum_s weight * (present part) / g for a free condition
+            with np.errstate(divide="ignore", invalid="ignore"):
+                on = np.where(g > 0, b_on / np.where(g > 0, g, 1.0), 0.0)
+            m_on = np.einsum("rs,rsk->rk", weight, on)
+            if fired is not None:
+                for j, part in fired.present().items():
+                    m_on[:, j] = np.einsum("rs,rs->r", outside, part)
+        for v in variables:
+            card = int(cards[v])
+            if v in self.k_of:
+                j = self.k_of[v]
+                m = np.empty((batch, 2))
+                m[:, 1 - self.off[j]] = m_on[:, j]
+                m[:, self.off[j]] = np.clip(z - m_on[:, j], 0.0, None)
+            elif v in generic:
+                gk, p, lam = generic[v]
+                if gk is None:
+                    m = np.einsum("rs,yrs->ry", weight, p)
+                else:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        ratio = np.where(gk > 0, weight / np.where(gk > 0, gk, 1.0), 0.0)
+                    m = lam * np.einsum("rs,yrs->ry", ratio, p)
+            elif v in grid["offsets"]:
+                a, b = grid["offsets"][v]
+                m = sums[:, a:b]
+            elif v in hard:
+                m = np.zeros((batch, card))
+                m[rows_ix, hard[v]] = 1.0
+                m[~live] = 0.0
+            elif fired is not None and v in kept:
+                off = self.kept_ok[v][0]
+                m = np.empty((batch, 2))
+                m[:, off] = np.einsum("rs,rs->r", outside, fired.still_off(v))
+                m[:, 1 - off] = np.clip(z - m[:, off], 0.0, None)
+            else:
+                raise ValueError(f"variable {v} is not in the enumerated layer")
+            marg[v] = m
+        ratios = self._ratios(pseudo, weight, z, live, lam_off, lam_on, off_p, g, at, generic,
+                              batch, n_open, fired)
+        return marg, log_z, ratios
+
+    def _ratios(self, pseudo, weight, z, live, lam_off, lam_on, off_p, g, at, generic, batch,
+                n_open, fired):
+        """``Z(rows and pseudo likelihoods) / Z(rows)`` for every pseudo-case, all at once for
+        the likelihoods on free noisy-OR conditions (one gather over all (pseudo, condition)
+        pairs); conditions in the fired-state pass rerun it from the first one touched."""
+        if not pseudo:
+            return {}
+        names = list(pseudo)
+        key = tuple((y, id(pseudo[y])) for y in names)
+        pairs = self._pairs.get(key)
+        if pairs is None:
+            width = max(max((sum(v in self.k_of for v in pseudo[y]) for y in names), default=0), 1)
+            slot = np.full((len(names), width), -1, dtype=np.intp)  # -1: a neutral pair
+            cond, v_off, v_on, other = [], [], [], []
+            for i, y in enumerate(names):
+                n = 0
+                for v, vec in pseudo[y].items():
+                    vec = np.asarray(vec, dtype=float)
+                    if v in self.k_of:
+                        j = self.k_of[v]
+                        slot[i, n] = len(cond)
+                        cond.append(j)
+                        v_off.append(vec[self.off[j]])
+                        v_on.append(vec[1 - self.off[j]])
+                        n += 1
+                    else:
+                        other.append((i, v, vec))
+            slot[slot < 0] = len(cond)
+            pairs = (slot, np.array(cond, dtype=np.intp), np.array(v_off), np.array(v_on), other,
+                     [pseudo[y] for y in names])  # the dicts stay alive: their ids stay unique
+            if len(self._pairs) > 512:
+                self._pairs.pop(next(iter(self._pairs)))
+            self._pairs[key] = pairs
+        slot, cond, v_off, v_on, other, _ = pairs
+        lo, ln = lam_off[:, cond] * v_off, lam_on[:, cond] * v_on  # (R, pairs)
+        op = off_p[:, :, cond]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = ln[:, None, :] + (lo - ln)[:, None, :] * op
+            old = g[:, :, cond]
+            new = np.where(old > 0, new / np.where(old > 0, old, 1.0), 0.0)
+        if fired is not None:  # these pairs are accounted for by rerunning the pass
+            new[:, :, np.isin(cond, fired.positions)] = 1.0
+        new = np.concatenate([new, np.ones((batch, n_open, 1))], axis=2)
+        factor = new[:, :, slot].prod(axis=3)  # (R, S, pseudo)
+        if fired is not None:
+            for i, y in enumerate(names):
+                scale, leaves = {}, {}
+                for v, vec in pseudo[y].items():
+                    if v in self.k_of:
+                        j = self.k_of[v]
+                        scale[j] = (float(vec[self.off[j]]), float(vec[1 - self.off[j]]))
+                    elif v in fired.bit:
+                        off = self.kept_ok[v][0]
+                        leaves[v] = (float(vec[off]), float(vec[1 - off]))
+                if leaves or any(j in fired.where for j in scale):
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        factor[:, :, i] *= np.where(fired.z > 0, fired.rerun(
+                            scale, leaves) / np.where(fired.z > 0, fired.z, 1.0), 0.0)
+        for i, v, vec in other:  # likelihoods off the noisy-OR conditions (rare)
+            if fired is not None and v in fired.bit:
+                continue  # done by the rerun above
+            if v in generic:
+                gk, p, lam = generic[v]
+                lam_y = vec[None, :] if lam is None else lam * vec[None, :]
+                g_y = np.einsum("ry,yrs->rs", lam_y, p)
+                if gk is not None:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        g_y = np.where(gk > 0, g_y / np.where(gk > 0, gk, 1.0), 0.0)
+                factor[:, :, i] *= g_y
+            elif v in at:
+                factor[:, :, i] *= vec[at[v]]
+            else:
+                raise ValueError(f"pseudo-case likelihood on variable {v} outside the layer")
+        num = np.einsum("rs,rsy->ry", weight, factor)
+        safe = np.where(live, z, 1.0)
+        return {y: np.where(live, num[:, i] / safe, 0.0) for i, y in enumerate(names)}
+
+
+class _Fired:
+    """The fired-state pass for positive leaves kept out of Quickscore (rare findings).
+
+    A noisy-OR leaf is "still off" until its leak or one of its present parent conditions fires
+    it, each independently. Going through the linked conditions one by one, the pass carries the
+    probability of every set of kept leaves still off (``2 ** len(kept)`` states per row and open
+    cause state); at the end each set is weighted by the leaves' likelihoods. All terms are
+    positive, so many rare positives cost no precision (Quickscore's signed sum would cancel).
+    Forward messages are stored, so a condition's "present" share is one backward sweep.
+    """
+
+    def __init__(self, enum, kept, norm, a_off, b_on):
+        self.a_off, self.b_on = a_off, b_on
+        batch, n_open, _ = a_off.shape
+        n_b = 1 << len(kept)
+        states = np.arange(n_b)
+        start = np.ones(n_b)
+        final = np.ones((batch, n_b))
+        links = []  # per kept leaf: its inhibitor per condition
+        self.bit = {}
+        for i, y in enumerate(kept):
+            off, leak, q = enum.kept_ok[y]
+            on = (states >> i) & 1 == 0  # bit set: still off
+            start = start * np.where(on, 1.0 - leak, leak)
+            final = final * np.where(on[None, :], norm[y][:, 1 - off, None], norm[y][:, off, None])
+            links.append(q)
+            self.bit[y] = i
+        self.positions = [j for j in range(a_off.shape[2]) if any(q[j] < 1.0 for q in links)]
+        self.where = {j: n for n, j in enumerate(self.positions)}
+        self.steps = [[(i, q[j]) for i, q in enumerate(links) if q[j] < 1.0]
+                      for j in self.positions]
+        self.final = final
+        self.forward = [np.broadcast_to(start, (batch, n_open, n_b))]
+        for n, j in enumerate(self.positions):
+            d = self.forward[-1]
+            self.forward.append(self.a_off[:, :, j, None] * d
+                                + self.b_on[:, :, j, None] * self._fire(d, self.steps[n]))
+        self.z = np.einsum("rsb,rb->rs", self.forward[-1], final)
+
+    @staticmethod
+    def _fire(d, steps):
+        """The condition is present: each linked leaf still off stays off with its inhibitor."""
+        r, s, n_b = d.shape
+        for bit, q in steps:
+            v = d.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
+            out = np.empty_like(v)
+            out[..., 1, :] = q * v[..., 1, :]
+            out[..., 0, :] = v[..., 0, :] + (1.0 - q) * v[..., 1, :]
+            d = out.reshape(r, s, n_b)
+        return d
+
+    @staticmethod
+    def _fire_back(b, steps):
+        """The transpose of :meth:`_fire` (backward messages)."""
+        r, s, n_b = b.shape
+        for bit, q in reversed(steps):
+            v = b.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
+            out = np.empty_like(v)
+            out[..., 1, :] = q * v[..., 1, :] + (1.0 - q) * v[..., 0, :]
+            out[..., 0, :] = v[..., 0, :]
+            b = out.reshape(r, s, n_b)
+        return b
+
+    def present(self) -> dict:
+        """``{condition position: sum over states of the pass with that condition present}``."""
+        out = {}
+        back = np.broadcast_to(self.final[:, None, :], self.forward[0].shape)
+        for n in reversed(range(len(self.positions))):
+            j = self.positions[n]
+            fired = self._fire(self.forward[n], self.steps[n])
+            out[j] = self.b_on[:, :, j] * np.einsum("rsb,rsb->rs", fired, back)
+            back = self.a_off[:, :, j, None] * back + \
+                self.b_on[:, :, j, None] * self._fire_back(back, self.steps[n])
+        return out
+
+    def still_off(self, y) -> np.ndarray:
+        """The pass's total restricted to the sets in which leaf ``y`` is still off."""
+        n_b = self.final.shape[1]
+        mask = ((np.arange(n_b) >> self.bit[y]) & 1).astype(float)
+        return np.einsum("rsb,rb->rs", self.forward[-1], self.final * mask)
+
+    def rerun(self, scale: dict, leaves: dict | None = None) -> np.ndarray:
+        """The pass's total with the likelihoods of the conditions at the positions in ``scale``
+        and of the kept leaves in ``leaves`` multiplied by ``(off, on)`` factors: reruns from the
+        first scaled condition (only the final weighting when no condition is scaled)."""
+        final = self.final
+        n_b = final.shape[1]
+        for y, (off, on) in (leaves or {}).items():
+            still = ((np.arange(n_b) >> self.bit[y]) & 1).astype(bool)
+            final = final * np.where(still, off, on)[None, :]
+        touched = [self.where[j] for j in scale if j in self.where]
+        if not touched:
+            return np.einsum("rsb,rb->rs", self.forward[-1], final)
+        first = min(touched)
+        d = self.forward[first]
+        for n in range(first, len(self.positions)):
+            j = self.positions[n]
+            a, b = self.a_off[:, :, j, None], self.b_on[:, :, j, None]
+            if j in scale:
+                a, b = a * scale[j][0], b * scale[j][1]
+            d = a * d + b * self._fire(d, self.steps[n])
+        return np.einsum("rsb,rb->rs", d, final)
