@@ -368,12 +368,15 @@ class Engine:
 
     def posterior(self, lik: dict[int, np.ndarray], batch: int,
                   variables: list[int] | None = None, check: bool = True,
-                  slice_vars=None, keep: frozenset | None = None):
+                  slice_vars=None, keep: frozenset | None = None, params: dict | None = None):
         """Marginals of ``variables`` (default: all) for a batch of likelihoods.
 
         Returns ``(marginals, log_z)``: ``{index: (batch, card)}`` and ``log P(evidence)``.
         Variables observed hard in every case (restricted to ``slice_vars`` if given) are cut
         out of the junction tree, which breaks the couplings through shared causes.
+        ``params``: per-case noisy-OR parameters of the conditions (parameter draws, see
+        :meth:`CauseEnumeration.run`); only the cause enumeration takes them, so a case it
+        declines raises ``ValueError``.
         """
         if check:
             possible = self.check_possible(lik, batch)
@@ -382,12 +385,15 @@ class Engine:
         variables = range(len(self.variables)) if variables is None else variables
         if keep is None:
             keep = self._keep_set(self._positive_outer(lik))
+        tree, keep = self._enumeration_for(lik, batch, keep)
         outer = [v for v in variables if v in self.foldable and v not in keep]
         inner = [v for v in variables if v not in self.foldable or v in keep]
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
                          and (slice_vars is None or v in slice_vars)
                          and np.all(np.count_nonzero(a, axis=1) == 1))
-        tree = self._enumeration_for(lik, batch, keep)
+        if tree is None and params is not None:
+            raise ValueError("per-case parameters need the cause enumeration, which declined "
+                             "these cases (too many open causes or positive findings)")
         if tree is None:
             tree = self.tree(keep, hard, self._whole(lik, hard))
         certain = {v: (lik[v] > 0).astype(float) for v in inner if v in hard}
@@ -406,7 +412,7 @@ class Engine:
             # the tree computes pseudo-case ratios alongside some marginal: ask for one
             helper = [v for _, vecs in pseudo.values() for v in vecs if v not in hard][:1]
         out, log_z, ratios = self._run(tree, lik, batch, keep, inner + helper,
-                                       {v: vecs for v, (_, vecs) in pseudo.items()})
+                                       {v: vecs for v, (_, vecs) in pseudo.items()}, params)
         for v in helper:
             out.pop(v, None)
         if not np.all(np.isfinite(log_z)):
@@ -444,7 +450,11 @@ class Engine:
         for k in set().union(*cases):
             ones = np.ones((batch, self.cards[k]))
             stacked[k] = np.concatenate([c.get(k, ones) for c in cases])
-        _, pseudo, _ = self._run(tree, stacked, batch * len(cases), keep, [])
+        tiled = None if params is None else {  # every pseudo-case block has the batch's rows
+            "leak": np.concatenate([params["leak"]] * len(cases)),
+            "inhibitors": {c: np.concatenate([a] * len(cases))
+                           for c, a in params["inhibitors"].items()}}  # (row i: row i)
+        _, pseudo, _ = self._run(tree, stacked, batch * len(cases), keep, [], None, tiled)
         pseudo = pseudo.reshape(len(cases), batch)
         for v, vec, base, forced in plan:
             off = self.foldable[v][0]
@@ -468,23 +478,31 @@ class Engine:
         return CauseEnumeration.from_engine(self)
 
     def _enumeration_for(self, lik: dict, batch: int, keep: frozenset):
-        """The enumeration when it is exact and cheap for these rows (few open cause states,
-        few kept positive leaves); else ``None`` (use a junction tree)."""
-        if not self.use_enumeration:
-            return None
-        enum = self.enumeration
-        if enum is None or not enum.accepts(lik, batch, keep, self.foldable):
-            return None
-        return enum
+        """``(enumeration, keep)`` when the cause enumeration is exact and cheap for these rows,
+        else ``(None, keep)`` (use a junction tree).
+
+        Common positives stay split into Quickscore rows: measured on sampled cases, that is
+        cheaper than carrying them through the fired-state pass (which wins only where
+        Quickscore would lose precision, for several rare positives)."""
+        if not self.use_enumeration or self.enumeration is None:
+            return None, keep
+        if self.enumeration.accepts(lik, batch, keep, self.foldable):
+            return self.enumeration, keep
+        return None, keep
 
     def _run(self, tree: "_Tree", lik: dict, batch: int, keep: frozenset, inner: list[int],
-             pseudo: dict | None = None):
+             pseudo: dict | None = None, params: dict | None = None):
         """Expand, run the tree and recombine the signed Quickscore rows of each case.
 
         Returns normalised marginals of ``inner``, ``log Z`` per case (``-inf`` where the
         evidence has probability zero) and the per-case ratios of the ``pseudo`` cases."""
         rows, case, coef = self._expand(lik, batch, keep)
-        marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None)
+        if params is None:
+            marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None)
+        else:  # the expanded rows carry their case's parameters
+            params = dict(params, case=case)
+            marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None,
+                                                  params=params)
         if len(case) == batch:  # nothing expanded: one row per case
             with np.errstate(divide="ignore"):
                 log_z = row_log_z + np.log(np.abs(coef))
@@ -643,7 +661,7 @@ class Engine:
         todo = np.ones(n, dtype=bool)
         if shared is None and self.use_enumeration and self.enumeration is not None:
             # rows the cause enumeration takes: grouped by their kept leaves and open causes
-            done = self._enumerate_rows(arrays, n, idx, positive, nodes, codes, budget, out, log_z)
+            done = self._enumerate_rows(arrays, n, idx, budget, out, log_z)
             todo &= ~done
         _, label = np.unique(codes[todo], axis=0, return_inverse=True)
         label = label.ravel()
@@ -684,35 +702,43 @@ class Engine:
                 log_z[rows] = lz
         return out, log_z
 
-    def _enumerate_rows(self, arrays, n, idx, positive, nodes, codes, budget, out, log_z):
-        """Run every row the cause enumeration accepts, grouped by (kept leaves, open causes);
-        returns the mask of rows done."""
+    def _enumerate_rows(self, arrays, n, idx, budget, out, log_z):
+        """Run every row the cause enumeration accepts, grouped by (positive leaves, open
+        causes); returns the mask of rows done."""
         enum = self.enumeration
         opened = _open_codes(enum, arrays, n)
         cards = np.array([self.cards[c] for c in enum.causes], dtype=float)
         n_open = np.prod(np.where(opened, cards, 1.0), axis=1)
-        n_kept = positive.sum(axis=1)
-        kept_ok = np.array([v in enum.kept_ok for v in nodes], dtype=bool)
-        split = np.zeros(n, dtype=int)  # leaves Quickscore splits: positive or soft, not kept
-        for j, leaf in enumerate(nodes):
+        leaves = [v for v in self.foldable if v in arrays]
+        positive = np.zeros((n, len(leaves)), dtype=bool)
+        for j, leaf in enumerate(leaves):
             off = self.foldable[leaf][0]
             a = arrays[leaf]
-            split += ((a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])) & ~positive[:, j]
-        fits = (n_kept <= enum.MAX_KEPT) & ~(positive & ~kept_ok).any(axis=1) & \
-            (n_open * 2.0 ** (n_kept + split) <= enum.MAX_WORK)
+            positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
+        # rare positives are kept (fired-state pass) when there are several, as in the trees
+        likely = np.array([v in self.likely_outer for v in leaves], dtype=bool)
+        kept = positive & ~likely
+        kept[kept.sum(axis=1) <= self.max_expanded] = False
+        kept_ok = np.array([v in enum.kept_ok for v in leaves], dtype=bool)
+        fits_kept = ~(kept & ~kept_ok).any(axis=1)
+        split = positive & ~kept  # Quickscore rows
+        work = n_open * 2.0 ** (kept.sum(axis=1) + split.sum(axis=1))
+        fits = fits_kept & (kept.sum(axis=1) <= enum.MAX_KEPT) & (work <= enum.MAX_WORK)
         done = np.zeros(n, dtype=bool)
         rows = np.flatnonzero(fits)
         if not len(rows):
             return done
-        key = np.concatenate([codes[rows], np.packbits(opened[rows], axis=1)], axis=1)
+        key = np.concatenate([np.packbits(kept[rows], axis=1),
+                              np.packbits(opened[rows], axis=1)], axis=1)
         _, label = np.unique(key, axis=0, return_inverse=True)
         label = label.ravel()
         order = np.argsort(label, kind="stable")
         bounds = np.flatnonzero(np.diff(label[order])) + 1
+        step = max(1, budget // 64)
         for group in np.split(rows[order], bounds):
-            keep = frozenset(nodes[j] for j in np.flatnonzero(positive[group[0]]))
-            for start in range(0, len(group), 4096):
-                part = group[start:start + 4096]
+            keep = frozenset(leaves[j] for j in np.flatnonzero(kept[group[0]]))
+            for start in range(0, len(group), step):
+                part = group[start:start + step]
                 lik = {i: a[part] for i, a in arrays.items()}
                 try:
                     marg, lz = self.posterior(lik, len(part), idx, check=False, keep=keep)

@@ -26,6 +26,7 @@ otherwise the junction tree.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class CauseEnumeration:
         Conditions whose CPT is not a noisy-OR (fitted tables): gathered entry by entry.
     """
 
-    BUDGET = 1 << 17      # rows * open states per chunk: bounds memory for any batch
+    BUDGET = 1 << 16      # rows * open states per chunk: bounds memory for any batch
 
     def __init__(self, cards, causes, conditions, noisy, tables, generic=()):
         self.cards = np.asarray(cards)
@@ -76,6 +77,7 @@ class CauseEnumeration:
         self.kept_ok: dict = {}  # outer noisy-OR leaves the fired-state pass can keep
         self._grids: dict = {}
         self._pairs: dict = {}
+        self._pool = threading.local()  # work buffers per thread (Streamlit serves in threads)
 
     @classmethod
     def from_engine(cls, engine) -> "CauseEnumeration | None":
@@ -212,6 +214,13 @@ class CauseEnumeration:
         variables = list(variables)
         opened = self.open_causes(lik, batch)
         grid = self._grid(opened)
+        if params is not None:  # the open causes' part of every parameter row, computed once
+            inhib = params["inhibitors"]
+            open_part = np.ones((len(params["leak"]), grid["n_open"], len(self.conditions)))
+            for c in opened:
+                if c in inhib:
+                    open_part *= inhib[c][:, grid["at"][c], :]
+            params = dict(params, open_part=open_part)
         kept = tuple(v for v in lik if v not in self.inner)
         unknown = [v for v in kept if v not in self.kept_ok]
         if unknown:
@@ -222,9 +231,9 @@ class CauseEnumeration:
         parts = []
         for i in range(0, batch, step):
             sub = {v: a[i:i + step] for v, a in lik.items()}
-            sub_params = None if params is None else {
-                "leak": params["leak"][i:i + step],
-                "inhibitors": {c: a[i:i + step] for c, a in params["inhibitors"].items()}}
+            sub_params = None if params is None else dict(
+                params, case=(params["case"] if "case" in params else np.arange(batch))[
+                    i:i + step])
             parts.append(self._run_rows(sub, min(step, batch - i), variables, pseudo, opened,
                                         grid, sub_params, kept))
         marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
@@ -236,6 +245,16 @@ class CauseEnumeration:
         cards = self.cards
         n_k = len(self.conditions)
         n_open, at_open = grid["n_open"], grid["at"]
+        pool = self._pool.__dict__
+
+        def scratch(name):
+            """A (batch, n_open, conditions) work array, reused across calls of this thread."""
+            size = batch * n_open * n_k
+            buf = pool.get(name)
+            if buf is None or buf.size < size:
+                buf = pool[name] = np.empty(max(size, 1 << 12))
+            return buf[:size].reshape(batch, n_open, n_k)
+
         rows_ix = np.arange(batch)
         log_scale = np.zeros(batch)
         norm = {}
@@ -271,32 +290,38 @@ class CauseEnumeration:
             for c, h in hard.items():
                 if c in self.linked:
                     base *= self.inhibitors[c][h]
-            off_p = base[:, None, :] * grid["inhib"][None, :, :]
-        else:
-            base = np.array(params["leak"], dtype=float)
+            off_p = np.multiply(base[:, None, :], grid["inhib"][None, :, :],
+                                out=scratch("off_p"))
+        else:  # parameter rows, shared by the rows that map to the same one ("case")
+            case = params.get("case", rows_ix)
             inhib = params["inhibitors"]
+            base = np.array(params["leak"], dtype=float)[case]
             for c, h in hard.items():
                 if c in inhib:
-                    base = base * inhib[c][rows_ix, h]
-            off_p = np.broadcast_to(base[:, None, :], (batch, n_open, n_k))
-            for c in opened:
-                if c in inhib:
-                    off_p = off_p * inhib[c][:, at_open[c], :]
+                    base *= inhib[c][case, h]
+            off_p = np.take(params["open_part"], case, axis=0, out=scratch("off_p"))
+            off_p *= base[:, None, :]
         lam_off = np.ones((batch, n_k))
         lam_on = np.ones((batch, n_k))
         for k, j in self.k_of.items():
             if k in norm:
                 lam_off[:, j] = norm[k][:, self.off[j]]
                 lam_on[:, j] = norm[k][:, 1 - self.off[j]]
-        a_off = lam_off[:, None, :] * off_p  # "condition absent" part of each factor
-        b_on = lam_on[:, None, :] * (1.0 - off_p)  # "present" part
-        g = a_off + b_on
+        # (rows, states, conditions) arrays live in reused buffers: a fresh array of a few MB
+        # costs more in page faults than the arithmetic on it
+        a_off = np.multiply(lam_off[:, None, :], off_p, out=scratch("a_off"))  # absent part
+        b_on = np.subtract(1.0, off_p, out=scratch("b_on"))  # present part
+        b_on *= lam_on[:, None, :]
+        g = np.add(a_off, b_on, out=scratch("g"))
         # conditions linked to a kept positive leaf go through the fired-state pass instead
         fired = _Fired(self, kept, norm, a_off, b_on) if kept else None
         free = np.ones(n_k, dtype=bool)
         if fired is not None:
             free[fired.positions] = False
-        gk = g[:, :, free].prod(axis=2) if free.any() else np.ones((batch, n_open))
+        if free.all():
+            gk = g.prod(axis=2)
+        else:
+            gk = g[:, :, free].prod(axis=2) if free.any() else np.ones((batch, n_open))
         weight = weight * gk
         factors.append(None)  # marks: the log of g, below
         generic = {}
@@ -345,8 +370,9 @@ class CauseEnumeration:
             sums = weight @ grid["onehot"]
         if any(v in self.k_of for v in variables):
             # P(k present, e) = sum_s weight * (present part) / g for a free condition
-            with np.errstate(divide="ignore", invalid="ignore"):
-                on = np.where(g > 0, b_on / np.where(g > 0, g, 1.0), 0.0)
+            on = scratch("on")
+            on[...] = 0.0
+            np.divide(b_on, g, out=on, where=g > 0)
             m_on = np.einsum("rs,rsk->rk", weight, on)
             if fired is not None:
                 for j, part in fired.present().items():
@@ -504,27 +530,26 @@ class _Fired:
 
     @staticmethod
     def _fire(d, steps):
-        """The condition is present: each linked leaf still off stays off with its inhibitor."""
+        """The condition is present: each linked leaf still off stays off with its inhibitor.
+        Returns a new array (``d`` is kept: the forward messages are stored)."""
         r, s, n_b = d.shape
+        out = np.array(d)
         for bit, q in steps:
-            v = d.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
-            out = np.empty_like(v)
-            out[..., 1, :] = q * v[..., 1, :]
-            out[..., 0, :] = v[..., 0, :] + (1.0 - q) * v[..., 1, :]
-            d = out.reshape(r, s, n_b)
-        return d
+            v = out.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
+            v[..., 0, :] += (1.0 - q) * v[..., 1, :]  # fired now (uses the old "still off")
+            v[..., 1, :] *= q
+        return out
 
     @staticmethod
     def _fire_back(b, steps):
         """The transpose of :meth:`_fire` (backward messages)."""
         r, s, n_b = b.shape
+        out = np.array(b)
         for bit, q in reversed(steps):
-            v = b.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
-            out = np.empty_like(v)
-            out[..., 1, :] = q * v[..., 1, :] + (1.0 - q) * v[..., 0, :]
-            out[..., 0, :] = v[..., 0, :]
-            b = out.reshape(r, s, n_b)
-        return b
+            v = out.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
+            v[..., 1, :] *= q
+            v[..., 1, :] += (1.0 - q) * v[..., 0, :]
+        return out
 
     def present(self) -> dict:
         """``{condition position: sum over states of the pass with that condition present}``."""

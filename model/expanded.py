@@ -70,6 +70,29 @@ def probability_from_activation(activation: float, leak: float) -> float:
     return 1.0 - (1.0 - leak) * (1.0 - activation)
 
 
+def mechanism_list(model, nodes: list[str] | None = None) -> list[Mechanism]:
+    """The uncertain parameters of ``nodes`` (default: every noisy-OR node), in the order
+    :class:`ExpandedNetwork` creates them (so seeded draws agree between the two uses)."""
+    params = model.parameters
+    act = activations(params)
+    noisy = sorted(set(params.loc[params.kind.isin(["leak", "link"]), "node"]))
+    if nodes is not None:
+        noisy = [n for n in noisy if n in set(nodes)]
+    out = []
+    for node in noisy:
+        for i, r in params[params.node == node].iterrows():
+            if r.grade == "structural" or act[i] in (0.0, 1.0):
+                continue
+            a = float(act[i])
+            if r.kind == "leak":
+                out.append(Mechanism(i, node, None, None, a, r.grade, f"u__{node}__leak", None))
+            else:
+                out.append(Mechanism(i, node, r.parent, r.parent_state, a, r.grade,
+                                     f"u__{node}__{r.parent}__{r.parent_state}",
+                                     f"w__{node}__{r.parent}__{r.parent_state}"))
+    return out
+
+
 class ExpandedNetwork:
     """The parameter-expanded network of a :class:`~model.api.Model`, with its own engine."""
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .expanded import ExpandedNetwork
+from .expanded import ExpandedNetwork, activations, mechanism_list
 from .learning import load_grades
 
 
@@ -49,18 +49,18 @@ def _logit(p):
     return np.log(p) - np.log1p(-p)
 
 
-def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | None = None,
-                    scope: str = "conditions") -> dict[str, np.ndarray]:
-    """Likelihoods ``{node: (draws, card)}`` that turn the model into ``draws`` parameter draws."""
+def _draw(model, draws: int, seed: int, grades: pd.DataFrame | None, scope: str):
+    """Seeded draws: ``(mechanisms, activations (n_mechanisms, draws), {cause: p' / p})``."""
     grades = load_grades() if grades is None else grades
-    net = expanded(model, scope)
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    mechanisms = mechanism_list(model, None if scope == "all" else model.condition_ids)
     rng = np.random.default_rng(seed)
-    out = {}
-    for m in net.mechanisms:
+    acts = np.empty((len(mechanisms), draws))
+    for j, m in enumerate(mechanisms):
         sd = float(grades.logit_sd[m.grade])
-        a = m.activation
-        a_k = 1.0 / (1.0 + np.exp(-(_logit(a) + sd * rng.standard_normal(draws))))
-        out[m.u] = np.stack([(1.0 - a_k) / (1.0 - a), a_k / a], axis=1)
+        acts[j] = 1.0 / (1.0 + np.exp(-(_logit(m.activation) + sd * rng.standard_normal(draws))))
+    priors = {}
     for cause in model.kb.causes:
         if cause.depends_on:  # a conditional prior (contraception given sex) stays fixed
             continue
@@ -69,8 +69,69 @@ def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | Non
         log_k = np.log(p)[None, :] + sd * rng.standard_normal((draws, len(p)))
         p_k = np.exp(log_k - log_k.max(axis=1, keepdims=True))
         p_k /= p_k.sum(axis=1, keepdims=True)
-        out[cause.id] = p_k / p[None, :]
+        priors[cause.id] = p_k / p[None, :]
+    return mechanisms, acts, priors
+
+
+def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | None = None,
+                    scope: str = "conditions") -> dict[str, np.ndarray]:
+    """Likelihoods ``{node: (draws, card)}`` that turn the expanded model into ``draws``
+    parameter draws (soft evidence on the mechanism and cause nodes)."""
+    mechanisms, acts, priors = _draw(model, draws, seed, grades, scope)
+    out = {}
+    for m, a_k in zip(mechanisms, acts):
+        a = m.activation
+        out[m.u] = np.stack([(1.0 - a_k) / (1.0 - a), a_k / a], axis=1)
+    out.update(priors)
     return out
+
+
+def condition_parameters(model, mechanisms, acts) -> dict:
+    """Per-row noisy-OR parameters of the conditions for the cause enumeration
+    (:meth:`model.enumeration.CauseEnumeration.run`): row 0 the literature values, then one row
+    per draw. ``P(condition absent | causes) = (1 - leak) * prod (1 - activation)`` over the
+    linked cause states, as the network is built (:mod:`model.network`)."""
+    enum = model.engine.enumeration
+    engine = model.engine
+    n = acts.shape[1] + 1
+    params = model.parameters
+    act = activations(params)
+    position = {engine.variables[k]: j for j, k in enumerate(enum.conditions)}
+    drawn = {m.row: np.concatenate([[m.activation], a]) for m, a in zip(mechanisms, acts)}
+    leak = np.ones((n, len(enum.conditions)))
+    inhibitors = {}
+    for i, r in params[params.node.isin(list(position))].iterrows():
+        j = position[r.node]
+        a = drawn.get(i, np.full(n, float(act[i])))
+        if r.kind == "leak":
+            leak[:, j] = 1.0 - a
+        elif r.kind == "link":
+            c = engine.index[r.parent]
+            if c not in inhibitors:
+                inhibitors[c] = np.ones((n, int(engine.cards[c]), len(enum.conditions)))
+            inhibitors[c][:, engine.states[r.parent].index(r.parent_state), j] = 1.0 - a
+    return {"leak": leak, "inhibitors": inhibitors}
+
+
+def _enumerated(model, vectors: dict, draws: int, seed: int, grades, names):
+    """All draws of one case in one call of the cause enumeration, or ``None`` when the engine
+    would not take the case that way (then the expanded network is used)."""
+    engine = model.engine
+    if engine.enumeration is None or not engine.use_enumeration:
+        return None
+    mechanisms, acts, priors = _draw(model, draws, seed, grades, "conditions")
+    batch = draws + 1
+    lik = engine.likelihoods(vectors, batch)
+    for cause, ratio in priors.items():
+        i = engine.index[cause]
+        scaled = np.vstack([np.ones((1, ratio.shape[1])), ratio])
+        lik[i] = lik[i] * scaled if i in lik else scaled
+    keep = engine._keep_set(engine._positive_outer(lik))
+    if engine._enumeration_for(lik, batch, keep)[0] is None:
+        return None
+    marg, _ = engine.posterior(lik, batch, [engine.index[v] for v in names],
+                               params=condition_parameters(model, mechanisms, acts))
+    return {engine.variables[i]: m for i, m in marg.items()}
 
 
 def intervals(model, answers: dict | None = None, draws: int = 100,
@@ -95,20 +156,27 @@ def intervals(model, answers: dict | None = None, draws: int = 100,
     if not 0.5 <= level < 1:
         raise ValueError(f"level must be in [0.5, 1), got {level!r}")
     clean, vectors, _ = model._evidence(answers)
-    net = expanded(model, scope)
-    lik = parameter_draws(model, draws, seed, grades, scope)
-    batch = draws + 1  # row 0: the literature values (the point estimate)
-    full = {}
-    for node, arr in lik.items():
-        full[node] = np.vstack([np.ones((1, arr.shape[1])), arr])
-    for node, vec in vectors.items():
-        full[node] = full[node] * vec[None, :] if node in full else \
-            np.broadcast_to(vec, (batch, len(vec)))
     names = model.condition_ids + model.cause_ids
-    try:
-        post = net.posterior(full, batch, names)
-    except ValueError:
-        raise model._conflict(clean) from None
+    post = None
+    if scope == "conditions":  # the fast way: draws as rows of the cause enumeration
+        try:
+            post = _enumerated(model, vectors, draws, seed, grades, names)
+        except ValueError:
+            raise model._conflict(clean) from None
+    if post is None:  # the general way: the parameter-expanded network
+        net = expanded(model, scope)
+        lik = parameter_draws(model, draws, seed, grades, scope)
+        batch = draws + 1  # row 0: the literature values (the point estimate)
+        full = {}
+        for node, arr in lik.items():
+            full[node] = np.vstack([np.ones((1, arr.shape[1])), arr])
+        for node, vec in vectors.items():
+            full[node] = full[node] * vec[None, :] if node in full else \
+                np.broadcast_to(vec, (batch, len(vec)))
+        try:
+            post = net.posterior(full, batch, names)
+        except ValueError:
+            raise model._conflict(clean) from None
     rows = []
     q = [(1 - level) / 2, 1 - (1 - level) / 2]
     for node in names:
