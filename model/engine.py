@@ -16,6 +16,14 @@ Why it is fast
 Impossible evidence is detected exactly, not by a floating-point threshold: only CPDs that contain
 zeros can make evidence impossible, so a boolean check over those factors and the evidence masks
 decides it.
+
+Two exact back ends behind the same calls
+-----------------------------------------
+After the outer layer is folded, a case runs on the **cause enumeration**
+(:mod:`model.enumeration`: sums over the joint states of the causes the answers leave open, no
+compile, float64, all terms positive) when that is cheap (open states x Quickscore rows x fired
+states within ``CauseEnumeration.MAX_WORK``), else on a **junction tree** compiled for its
+pattern and cached. ``Engine.use_enumeration = False`` forces the trees (the tests compare both).
 """
 from __future__ import annotations
 
@@ -61,7 +69,7 @@ class Engine:
     tree. Junction trees are compiled lazily for each such pattern and cached.
     """
 
-    def __init__(self, network, decompose_min_parents: int = 1, cache_size: int = 48):
+    def __init__(self, network, decompose_min_parents: int = 1, cache_size: int = 128):
         self.variables: list[str] = list(network.nodes())
         self.index = {v: i for i, v in enumerate(self.variables)}
         self.states: dict[str, tuple[str, ...]] = {}
@@ -121,7 +129,12 @@ class Engine:
         # already cancel to ~1e-10, so positives keep their aux variable in the junction tree
         # instead (computed in extended precision, see ``tree``).
         self.max_expanded = 1
+        # Each expanded positive multiplies the Quickscore cancellation by up to ~15 even when
+        # it is common (P >= 1/8): nine common positives lost 1e-8. Beyond this many common
+        # positives (leg pain not counted), they are kept like rare ones.
+        self.max_likely_expanded = 2
         self._likely: frozenset | None = None
+        self._keepable: tuple | None = None
         self._trees: dict[frozenset, _Tree] = {}
         self._cache_size = cache_size
         self._check_paths: dict = {}
@@ -336,11 +349,13 @@ class Engine:
 
     @property
     def likely_outer(self) -> frozenset:
-        """Outer nodes that are present in at least 1 case in 8 a priori (leg pain).
+        """Outer nodes that are present in at least 1 case in 8 a priori (leg pain, the
+        commonest findings).
 
-        Expanding such a positive costs no precision: the Quickscore difference is amplified by
-        1 / P(node present | other evidence), which stays small. So they are always expanded and
-        never make the junction tree bigger; rare positives count against ``max_expanded``."""
+        Expanding one such positive costs little precision: the Quickscore difference is
+        amplified by about 1 / P(node present | other evidence), which stays small. They are
+        expanded unless more than ``max_likely_expanded`` of the keepable ones are positive
+        (the amplifications multiply); rare positives count against ``max_expanded``."""
         if self._likely is None:
             self._likely = frozenset()  # the prior run below must not consult it
             nodes = list(self.foldable)
@@ -349,13 +364,40 @@ class Engine:
                 v for v in nodes if prior[v][0, 1 - self.foldable[v][0]] >= 2.0 ** -3)
         return self._likely
 
+    @property
+    def _keepable_likely(self) -> frozenset:
+        """Likely outer nodes that can be kept alone: their parents are all inner (findings,
+        not leg pain, whose parents are the tissue groups). Not cached on its own: while
+        :attr:`likely_outer` is being computed it is empty, and must not stay so."""
+        likely = self.likely_outer
+        if self._keepable is None or self._keepable[0] is not likely:
+            self._keepable = (likely, frozenset(
+                v for v in likely if all(p not in self.foldable for p, _ in self.foldable[v][2])))
+        return self._keepable[1]
+
+    def _kept_mask(self, positive: np.ndarray, nodes: list[int], expand: int | None = None):
+        """Rows x ``nodes``: which positive outer nodes each row keeps (see :meth:`_keep_set`)."""
+        expand = self.max_expanded if expand is None else expand
+        likely = np.array([v in self.likely_outer for v in nodes], dtype=bool)
+        keepable = np.array([v in self._keepable_likely for v in nodes], dtype=bool)
+        rare = positive & ~likely
+        common = positive & keepable
+        return (rare & (rare.sum(axis=1) > expand)[:, None]) | \
+            (common & (common.sum(axis=1) > self.max_likely_expanded)[:, None])
+
     def _keep_set(self, positives: list[int], expand: int | None = None) -> frozenset:
-        """The outer nodes a junction tree keeps for these positives: none when at most
-        ``expand`` (default ``max_expanded``) rare positives can be expanded instead."""
-        positives = [p for p in positives if p not in self.likely_outer]
-        if len(positives) <= (self.max_expanded if expand is None else expand):
+        """The outer nodes kept (in a junction tree or the fired-state pass) for these
+        positives: rare ones when more than ``expand`` (default ``max_expanded``) are positive,
+        common ones when more than ``max_likely_expanded`` are; the rest are expanded."""
+        nodes = list(positives)
+        if not nodes:
             return frozenset()
-        keep = set(positives)
+        mask = self._kept_mask(np.ones((1, len(nodes)), dtype=bool), nodes, expand)[0]
+        return self._with_outer_parents({v for v, k in zip(nodes, mask) if k})
+
+    def _with_outer_parents(self, keep: set) -> frozenset:
+        """``keep`` and, recursively, the outer parents of its nodes (they must stay too)."""
+        keep = set(keep)
         changed = True
         while changed:  # a kept node's outer parents must stay too
             changed = False
@@ -600,6 +642,7 @@ class Engine:
         return {self.variables[i]: m[0] for i, m in marg.items()}
 
     SMALL_GROUP = 8  # rows sharing a pattern below which each row runs on its own sliced tree
+    MERGE_WORK = 1 << 11  # union open states x terms per row for rows merged into one call
 
     def infer_batch(self, likelihoods: dict[str, np.ndarray], variables: list[str] | None = None,
                     budget: int = 1 << 22, n: int | None = None, slice_common: bool = False):
@@ -638,18 +681,13 @@ class Engine:
             off = self.foldable[leaf][0]
             a = arrays[leaf]
             positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
-        likely = self.likely_outer
-        for j, leaf in enumerate(nodes):
-            if leaf in likely:
-                positive[:, j] = False  # always expanded, never kept
-        count = positive.sum(axis=1)
+        raw = positive.copy()
+        positive = self._kept_mask(raw, nodes)  # the rest are expanded (Quickscore)
         shared = None
-        if slice_common and n > 1 and (
-                (positive & ~positive[0]).sum(axis=1) <= self.max_expanded).all():
+        if slice_common and n > 1 and ((raw & ~raw[0]).sum(axis=1) <= 1).all():
             # variations of row 0 (a case and its candidate answers) share row 0's tree: its
-            # positives stay in the tree, each row's extra positive is expanded
-            shared = positive[0].copy()
-        positive[count <= self.max_expanded] = False  # expanded (Quickscore) in the base tree
+            # kept positives stay in the tree, each row's one extra positive is expanded
+            shared = self._kept_mask(raw[:1], nodes, expand=0)[0]
         # Rows that share most of their positives share one tree: the common positives stay in
         # it, each row's few extras are expanded.
         common = positive.all(axis=0) if n else np.zeros(len(nodes), bool)
@@ -670,8 +708,9 @@ class Engine:
         bounds = np.flatnonzero(np.diff(np.sort(label, kind="stable"))) + 1
         for group in np.split(order, bounds) if len(order) else []:
             if (len(group) < self.SMALL_GROUP or not todo.all()) and not slice_common:
-                # (rows the enumeration declined have many open causes: a tree sliced at each
-                # row's hard answers is far smaller than the shared unsliced one)
+                # (rows the enumeration declined have many open causes or positives: measured on
+                # sampled cases, a tree sliced at each row's hard answers beats a shared
+                # unsliced tree for them)
                 # a rare pattern: each row on its own sliced tree (small, quick to compile)
                 # costs less than compiling the unsliced tree of the pattern for a few rows
                 for r in group:
@@ -684,8 +723,7 @@ class Engine:
                         out[self.variables[i]][r] = m[0]
                     log_z[r] = lz[0]
                 continue
-            keep = self._keep_set([nodes[j] for j in np.flatnonzero(positive[group[0]])],
-                                  expand=0 if shared is not None else None)
+            keep = self._with_outer_parents({nodes[j] for j in np.flatnonzero(positive[group[0]])})
             tree = self.tree(keep, frozenset(), self._whole(arrays, frozenset()))
             chunk = max(16, budget // (4 * tree.max_clique_size))
             for start in range(0, len(group), chunk):
@@ -715,10 +753,7 @@ class Engine:
             off = self.foldable[leaf][0]
             a = arrays[leaf]
             positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
-        # rare positives are kept (fired-state pass) when there are several, as in the trees
-        likely = np.array([v in self.likely_outer for v in leaves], dtype=bool)
-        kept = positive & ~likely
-        kept[kept.sum(axis=1) <= self.max_expanded] = False
+        kept = self._kept_mask(positive, leaves)  # fired-state pass, as a tree would keep them
         kept_ok = np.array([v in enum.kept_ok for v in leaves], dtype=bool)
         fits_kept = ~(kept & ~kept_ok).any(axis=1)
         split = positive & ~kept  # Quickscore rows
@@ -734,8 +769,28 @@ class Engine:
         label = label.ravel()
         order = np.argsort(label, kind="stable")
         bounds = np.flatnonzero(np.diff(label[order])) + 1
+        groups = np.split(rows[order], bounds)
+        # rows alone in their group share a call with similar rows (same kept leaves): the call
+        # then enumerates the union of their open causes, worth it while that stays small
+        big = [g for g in groups if len(g) >= self.SMALL_GROUP]
+        lone = np.concatenate([g for g in groups if len(g) < self.SMALL_GROUP] or
+                              [np.zeros(0, dtype=int)])
+        merged, current, union, expo = [], [], None, 0
+        for r in lone:  # in key order: neighbours differ in few open causes
+            e_r = int(split[r].sum() + kept[r].sum())
+            if current:
+                u, ex = union | opened[r], max(expo, e_r)
+                if (np.prod(np.where(u, cards, 1.0)) * 2.0 ** ex <= self.MERGE_WORK
+                        and len(current) < 256 and (kept[r] == kept[current[0]]).all()):
+                    current.append(r)
+                    union, expo = u, ex
+                    continue
+                merged.append(np.array(current))
+            current, union, expo = [r], opened[r].copy(), e_r
+        if current:
+            merged.append(np.array(current))
         step = max(1, budget // 64)
-        for group in np.split(rows[order], bounds):
+        for group in big + merged:
             keep = frozenset(leaves[j] for j in np.flatnonzero(kept[group[0]]))
             for start in range(0, len(group), step):
                 part = group[start:start + step]

@@ -133,7 +133,7 @@ class CauseEnumeration:
                 out.kept_ok[y] = (int(off), float(leak), q)
         return out
 
-    MAX_KEPT = 8  # rare positive leaves tracked by the fired-state pass (2 ** MAX_KEPT states)
+    MAX_KEPT = 12  # positive leaves tracked by the fired-state pass (2 ** MAX_KEPT states)
     MAX_WORK = 1 << 14  # open states * Quickscore rows * fired states per case, at most
 
     def accepts(self, lik: dict, batch: int, keep: frozenset, outer: dict) -> bool:

@@ -196,17 +196,15 @@ def plan(model, answers, questions=None) -> QuestionPlan:
     if not possible[0]:
         raise model._conflict(clean)
     post = np.column_stack([marg[c][:, 1] for c in conds])
-    ids = np.array(conds)
+    rules = model.triage_rules
 
-    def triage(i, answers_i):
-        order = np.argsort(-post[i], kind="stable")
-        series = pd.Series(post[i][order], index=ids[order])
-        return model.triage_rules.assess(answers_i, series, None).level
+    def triage(i, answers_i):  # the level only: rules checked from the most urgent down
+        return rules.level(answers_i, dict(zip(conds, post[i].tolist())))
 
     level = triage(0, clean)
     w = np.where(possible, np.exp(log_z - log_z[0]), 0.0)
     gain = _kl_bits(post[1:], post[:1])
-    out_rows = []
+    out_rows, raw_total = [], {}
     for j, (qid, o, _) in enumerate(candidates):
         i = j + 1
         change, levels = 0.0, []
@@ -215,29 +213,33 @@ def plan(model, answers, questions=None) -> QuestionPlan:
                 lv = triage(i, {**clean, qid: value})
                 levels.append(lv)
                 change += share * (lv != level)
-        out_rows.append(dict(question=qid, answer=o.label, value=o.value, raw=w[i],
-                             triage_level=max(levels, key=LEVEL_RANK.get) if levels else None,
-                             p_change_triage=change, gain=gain[j] if possible[i] else 0.0))
-    outcomes = pd.DataFrame(out_rows, columns=["question", "answer", "value", "raw",
+        raw_total[qid] = raw_total.get(qid, 0.0) + float(w[i])
+        out_rows.append([qid, o.label, o.value, float(w[i]),
+                         max(levels, key=LEVEL_RANK.get) if levels else None, change,
+                         float(gain[j]) if possible[i] else 0.0])
+    for row in out_rows:  # P(answer) normalised over the question's answers
+        total = raw_total[row[0]]
+        row[3] = row[3] / total if total > 0 else 0.0
+    outcomes = pd.DataFrame(out_rows, columns=["question", "answer", "value", "probability",
                                                "triage_level", "p_change_triage", "gain"])
-    total = outcomes.groupby("question", sort=False)["raw"].transform("sum")
-    outcomes.insert(3, "probability", np.where(total > 0, outcomes.raw / total.where(total > 0, 1),
-                                               0.0))
-    outcomes = outcomes.drop(columns="raw")
-    rank_rows = []
+    rank_rows = {}
     weight = settings["triage_change_weight"]
     by_id = model.intake.by_id
-    for qid, block in outcomes.groupby("question", sort=False):
-        p = block.probability.to_numpy()
-        likely = block.iloc[int(np.argmax(p))]
-        eg = float(p @ block.gain.to_numpy())
-        pc = float(p @ block.p_change_triage.to_numpy())
-        could = bool(((p > 0) & (block.p_change_triage.to_numpy() > 0)).any())
-        rank_rows.append(dict(question=qid, label=by_id[qid].label, group=by_id[qid].group,
-                              expected_gain=eg, p_change_triage=pc, could_change_triage=could,
-                              score=eg + weight * pc, likely_answer=likely.answer,
-                              p_likely_answer=float(likely.probability)))
-    ranking = pd.DataFrame(rank_rows, columns=[
+    for qid, label, _, p, _, change, g in out_rows:
+        r = rank_rows.get(qid)
+        if r is None:
+            r = rank_rows[qid] = dict(question=qid, label=by_id[qid].label,
+                                      group=by_id[qid].group, expected_gain=0.0,
+                                      p_change_triage=0.0, could_change_triage=False,
+                                      score=0.0, likely_answer=label, p_likely_answer=p)
+        r["expected_gain"] += p * g
+        r["p_change_triage"] += p * change
+        r["could_change_triage"] |= bool(p > 0 and change > 0)
+        if p > r["p_likely_answer"]:  # the first most probable answer, as argmax
+            r["likely_answer"], r["p_likely_answer"] = label, p
+    for r in rank_rows.values():
+        r["score"] = r["expected_gain"] + weight * r["p_change_triage"]
+    ranking = pd.DataFrame(list(rank_rows.values()), columns=[
         "question", "label", "group", "expected_gain", "p_change_triage", "could_change_triage",
         "score", "likely_answer", "p_likely_answer"])
     ranking = ranking.sort_values(["score", "expected_gain"], ascending=False, kind="stable")

@@ -291,6 +291,18 @@ class TriageRules:
             return Triage(fired[0].level, tuple(r.reason() for r in fired))
         return Triage("self_care", (self.self_care_note(conditions),))
 
+    def level(self, answers: dict, conditions) -> str:
+        """Only the triage level of :meth:`assess` (the most urgent rule that fires), checking
+        rules from the most urgent level down and stopping at the first that fires.
+        ``conditions``: any mapping with ``.get`` (condition id -> posterior)."""
+        order = self.__dict__.get("_by_urgency")
+        if order is None:
+            order = self.__dict__["_by_urgency"] = sorted(self.rules, key=lambda r: -RANK[r.level])
+        for rule in order:
+            if rule.fires(answers, conditions):
+                return rule.level
+        return "self_care"
+
     def self_care_note(self, conditions: pd.Series) -> Reason:
         lead = str(conditions.idxmax()) if len(conditions) else ""
         p = float(conditions.max()) if len(conditions) else 0.0

@@ -248,3 +248,81 @@ def test_a_condition_feeding_another_is_enumerated_with_the_causes(network):
     hard, soft = split(engine, ev)
     np.testing.assert_allclose(got[engine.index["bone_stress_injury"]][0],
                                oracle(net, "bone_stress_injury", hard, soft), atol=TOL)
+
+
+@settings(max_examples=5, **SETTINGS)
+@given(data=st.data())
+def test_many_common_positives_stay_exact(engine, network, data):
+    """Five to eight common findings present (each in 1 runner in 8 or more) with leg pain:
+    expanding them all would multiply Quickscore's cancellation past 1e-9 (nine lost 1e-8), so
+    beyond two they are kept, in the fired-state pass or in an extended-precision tree."""
+    common = sorted(engine.variables[v] for v in engine._keepable_likely)
+    assert len(common) >= 8
+    ev = data.draw(runner_case(engine, rare_positives=(0, 0)))
+    for f in data.draw(st.lists(st.sampled_from(common), unique=True, min_size=5, max_size=8)):
+        ev[f] = "present"
+    ev["leg_pain"] = "present"
+    assume(engine.check_possible(engine.likelihoods(ev, 1), 1)[0])
+    got = engine.infer(ev)
+    hard, soft = split(engine, ev)
+    free = [v for v in engine.variables if v not in hard]
+    for var in data.draw(st.lists(st.sampled_from(free), unique=True, min_size=2, max_size=2)):
+        np.testing.assert_allclose(got[var], oracle(network, var, hard, soft), atol=TOL, rtol=0,
+                                   err_msg=f"{var} | {ev}")
+    lik = {k: np.asarray(v, dtype=float)[None, :] if not isinstance(v, str) else
+           np.eye(len(engine.states[k]))[engine.states[k].index(v)][None, :]
+           for k, v in ev.items()}
+    batch, _ = engine.infer_batch(lik)
+    for var, p in got.items():
+        np.testing.assert_allclose(batch[var][0], p, atol=1e-10, rtol=0, err_msg=var)
+
+
+# A sampled runner (bench seed 1, row 57) with leg pain and eight findings present, several of
+# them common: expanded all at once they lost 1.2e-8 against pgmpy.
+NINE_POSITIVES = {
+    'weekly_progression': '10_to_30', 'training_status': [0.7, 0.3], 'warm_up': 'adequate',
+    'cool_down': [0.4, 0.6], 'footwear': [0.7, 0.3], 'technique': [0.65, 0.35],
+    'hard_surface': 'soft', 'strength_training': 'none', 'unaccustomed_downhill': 'present',
+    'hot_conditions': 'absent', 'age_group': 'under_30', 'sex': 'female', 'bmi': 'under_21',
+    'flat_feet': 'absent', 'previous_injury': 'stress_fracture',
+    'energy_availability': [1.0, 0.4], 'recent_travel_immobility': 'absent',
+    'clot_history': 'absent', 'hormonal_contraception': 'present', 'location_calf': 'present',
+    'leg_pain': 'present', 'onset_gradual_over_weeks': 'present',
+    'onset_sudden_during_run': 'absent', 'onset_12_72h_after': 'absent', 'both_legs': 'absent',
+    'lasting_over_a_week': 'present', 'pain_improving': 'present', 'pain_worsening': 'absent',
+    'muscle_tenderness': 'present', 'focal_bony_tenderness': 'absent',
+    'diffuse_shin_tenderness': 'absent', 'tearing_or_pop': 'absent',
+    'pain_at_rest_or_night': 'absent', 'swelling': 'absent', 'warmth_redness': 'present',
+    'bruising': 'absent', 'numbness_tingling': 'absent', 'cold_pale_foot': 'absent',
+    'unable_four_steps': 'absent', 'dark_urine': 'absent', 'morning_first_step_pain': 'absent',
+    'painful_hop': 'absent', 'tense_leg_pain_out_of_proportion': 'absent',
+    'breathless_or_chest_pain': 'absent', 'crack_or_deformity': 'absent',
+    'cannot_stand_on_tiptoe': 'absent', 'worse_on_stairs_or_squatting': 'present',
+    'eases_once_warmed_up': 'present'}
+
+
+@pytest.mark.parametrize("enumerate_causes", [True, False], ids=["enumeration", "tree"])
+def test_eight_findings_present_stay_exact(engine, network, enumerate_causes):
+    ev = {k: np.array(v) if isinstance(v, list) else v for k, v in NINE_POSITIVES.items()}
+    engine.use_enumeration = enumerate_causes
+    try:
+        got = engine.infer(ev)
+    finally:
+        engine.use_enumeration = True
+    hard, soft = split(engine, ev)
+    for var in ("location_front_of_knee", "patellofemoral_pain", "doms", "bone"):
+        np.testing.assert_allclose(got[var], oracle(network, var, hard, soft), atol=TOL, rtol=0,
+                                   err_msg=var)
+
+
+def test_which_common_findings_may_be_kept_does_not_depend_on_call_order(network):
+    """A fresh engine asked for a keep set first (which computes the common findings on the
+    way) knows the same keepable common findings as one asked afterwards."""
+    from model.engine import Engine
+    first = Engine(network)
+    first._keep_set([first.index["bone"]])
+    later = Engine(network)
+    _ = later.likely_outer
+    assert first._keepable_likely == later._keepable_likely
+    assert {"muscle_tenderness", "eases_once_warmed_up"} <= {
+        first.variables[v] for v in first._keepable_likely}
