@@ -675,12 +675,7 @@ class Engine:
         out = {v: np.empty((n, self.cards[self.index[v]])) for v in names}
         log_z = np.empty(n)
         # group cases by the exact set of positive outer nodes they keep in the tree
-        nodes = [leaf for leaf in self.foldable if leaf in arrays]
-        positive = np.zeros((n, len(nodes)), dtype=bool)
-        for j, leaf in enumerate(nodes):
-            off = self.foldable[leaf][0]
-            a = arrays[leaf]
-            positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
+        nodes, positive = self._positive_rows(arrays, n)
         raw = positive.copy()
         positive = self._kept_mask(raw, nodes)  # the rest are expanded (Quickscore)
         shared = None
@@ -740,6 +735,17 @@ class Engine:
                 log_z[rows] = lz
         return out, log_z
 
+    def _positive_rows(self, arrays: dict, n: int):
+        """``(leaves, rows x leaves)``: the outer nodes with evidence, and where it is positive
+        or soft (Quickscore would split the row for it)."""
+        leaves = [leaf for leaf in self.foldable if leaf in arrays]
+        positive = np.zeros((n, len(leaves)), dtype=bool)
+        for j, leaf in enumerate(leaves):
+            off = self.foldable[leaf][0]
+            a = arrays[leaf]
+            positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
+        return leaves, positive
+
     def _enumerate_rows(self, arrays, n, idx, budget, out, log_z):
         """Run every row the cause enumeration accepts, grouped by (positive leaves, open
         causes); returns the mask of rows done."""
@@ -747,12 +753,7 @@ class Engine:
         opened = _open_codes(enum, arrays, n)
         cards = np.array([self.cards[c] for c in enum.causes], dtype=float)
         n_open = np.prod(np.where(opened, cards, 1.0), axis=1)
-        leaves = [v for v in self.foldable if v in arrays]
-        positive = np.zeros((n, len(leaves)), dtype=bool)
-        for j, leaf in enumerate(leaves):
-            off = self.foldable[leaf][0]
-            a = arrays[leaf]
-            positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
+        leaves, positive = self._positive_rows(arrays, n)
         kept = self._kept_mask(positive, leaves)  # fired-state pass, as a tree would keep them
         kept_ok = np.array([v in enum.kept_ok for v in leaves], dtype=bool)
         fits_kept = ~(kept & ~kept_ok).any(axis=1)

@@ -17,6 +17,21 @@ def model():
     return load_model()
 
 
+@pytest.fixture(scope="module")
+def network():
+    """The pgmpy network built from the knowledge base alone (no triage or advice)."""
+    from model.knowledge import load_knowledge
+    from model.network import build_network
+    return build_network(load_knowledge())
+
+
+@pytest.fixture(scope="module")
+def engine(network):
+    """A fresh engine per test module (its caches and switches are the module's own)."""
+    from model.engine import Engine
+    return Engine(network)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return ROOT / "data"

@@ -13,44 +13,11 @@ from hypothesis import strategies as st
 
 from model.engine import ImpossibleEvidence
 
-pgmpy_inference = pytest.importorskip("pgmpy.inference")
-from pgmpy.factors.discrete import TabularCPD  # noqa: E402
+from oracle import TOL, oracle  # noqa: E402 (tests/oracle.py)
 
-TOL = 1e-9
 SETTINGS = dict(deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@pytest.fixture(scope="module")
-def network():
-    # built from the knowledge base alone, so these tests do not depend on triage or advice
-    from model.knowledge import load_knowledge
-    from model.network import build_network
-    return build_network(load_knowledge())
-
-
-@pytest.fixture(scope="module")
-def engine(network):
-    from model.engine import Engine
-    return Engine(network)
-
-
-def oracle(network, variable, hard, soft):
-    """P(variable | evidence) from a fresh pgmpy VariableElimination (virtual evidence mutates it)."""
-    ve = pgmpy_inference.VariableElimination(network)
-    virtual = []
-    for var, vec in soft.items():
-        w = np.asarray(vec, dtype=float)
-        # pgmpy wants each entry in [0, 1]; a likelihood is defined up to scale
-        virtual.append(TabularCPD(var, len(w), (w / w.sum()).reshape(-1, 1),
-                                  state_names={var: list(network.get_cpds(var).state_names[var])}))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = ve.query([variable], evidence=hard or None, virtual_evidence=virtual or None,
-                       show_progress=False)
-    states = network.get_cpds(variable).state_names[variable]
-    return np.array([res.get_value(**{variable: s}) for s in states])
 
 
 def likelihood(draw, card, allow_zero=True):

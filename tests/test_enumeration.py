@@ -5,48 +5,16 @@ softly observed, findings present or absent, sometimes several rare findings pre
 (the fired-state pass) and soft evidence on findings and conditions. Every example checks that the
 enumeration really took the case, so these tests cannot pass on the junction tree alone.
 """
-import warnings
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from model.enumeration import CauseEnumeration
+from oracle import TOL, oracle  # noqa: E402 (tests/oracle.py)
 
-pgmpy_inference = pytest.importorskip("pgmpy.inference")
-from pgmpy.factors.discrete import TabularCPD  # noqa: E402
-
-TOL = 1e-9
 SETTINGS = dict(deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@pytest.fixture(scope="module")
-def network():
-    from model.knowledge import load_knowledge
-    from model.network import build_network
-    return build_network(load_knowledge())
-
-
-@pytest.fixture(scope="module")
-def engine(network):
-    from model.engine import Engine
-    return Engine(network)
-
-
-def oracle(network, variable, hard, soft):
-    ve = pgmpy_inference.VariableElimination(network)
-    virtual = [TabularCPD(var, len(w), (np.asarray(w) / np.sum(w)).reshape(-1, 1),
-                          state_names={var: list(network.get_cpds(var).state_names[var])})
-               for var, w in soft.items()]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = ve.query([variable], evidence=hard or None, virtual_evidence=virtual or None,
-                       show_progress=False)
-    states = network.get_cpds(variable).state_names[variable]
-    return np.array([res.get_value(**{variable: s}) for s in states])
 
 
 def both_paths(engine, evidence):
@@ -232,6 +200,7 @@ def test_a_condition_feeding_another_is_enumerated_with_the_causes(network):
     # MTSS present doubles the chance of a bone stress injury (not a noisy-OR any more)
     on = np.clip(values[1] * 2.0, 0.0, 1.0)
     values = np.stack([values, np.stack([1.0 - on, on])], axis=-1)
+    from pgmpy.factors.discrete import TabularCPD
     net.add_cpds(TabularCPD("bone_stress_injury", 2, values.reshape(2, -1),
                             evidence=parents + [child], evidence_card=list(values.shape[1:]),
                             state_names={**cpd.state_names, child: ["absent", "present"]}))
