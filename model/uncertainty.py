@@ -54,7 +54,10 @@ def _draw(model, draws: int, seed: int, grades: pd.DataFrame | None, scope: str)
     grades = load_grades() if grades is None else grades
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    mechanisms = mechanism_list(model, None if scope == "all" else model.condition_ids)
+    cache = model.__dict__.setdefault("_mechanism_lists", {})
+    if scope not in cache:  # reading the parameter table row by row is slow: once per model
+        cache[scope] = mechanism_list(model, None if scope == "all" else model.condition_ids)
+    mechanisms = cache[scope]
     rng = np.random.default_rng(seed)
     acts = np.empty((len(mechanisms), draws))
     for j, m in enumerate(mechanisms):
@@ -86,30 +89,50 @@ def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | Non
     return out
 
 
+def _parameter_slots(model) -> tuple:
+    """Where each leak / link parameter of a condition goes in the enumeration's per-row arrays:
+    ``[(row, kind, condition position, cause index or None, state index, activation)]``
+    (built once per model: reading the parameter table row by row is slow)."""
+    cache = model.__dict__.get("_parameter_slots")
+    if cache is not None:
+        return cache
+    engine = model.engine
+    enum = engine.enumeration
+    params = model.parameters
+    act = activations(params)
+    position = {engine.variables[k]: j for j, k in enumerate(enum.conditions)}
+    slots = []
+    for i, r in params[params.node.isin(list(position))].iterrows():
+        if r.kind == "leak":
+            slots.append((i, "leak", position[r.node], None, None, float(act[i])))
+        elif r.kind == "link":
+            slots.append((i, "link", position[r.node], engine.index[r.parent],
+                          engine.states[r.parent].index(r.parent_state), float(act[i])))
+    model.__dict__["_parameter_slots"] = slots
+    return slots
+
+
 def condition_parameters(model, mechanisms, acts) -> dict:
     """Per-row noisy-OR parameters of the conditions for the cause enumeration
     (:meth:`model.enumeration.CauseEnumeration.run`): row 0 the literature values, then one row
     per draw. ``P(condition absent | causes) = (1 - leak) * prod (1 - activation)`` over the
     linked cause states, as the network is built (:mod:`model.network`)."""
-    enum = model.engine.enumeration
     engine = model.engine
+    n_k = len(engine.enumeration.conditions)
     n = acts.shape[1] + 1
-    params = model.parameters
-    act = activations(params)
-    position = {engine.variables[k]: j for j, k in enumerate(enum.conditions)}
-    drawn = {m.row: np.concatenate([[m.activation], a]) for m, a in zip(mechanisms, acts)}
-    leak = np.ones((n, len(enum.conditions)))
+    drawn = {m.row: j for j, m in enumerate(mechanisms)}
+    leak = np.ones((n, n_k))
     inhibitors = {}
-    for i, r in params[params.node.isin(list(position))].iterrows():
-        j = position[r.node]
-        a = drawn.get(i, np.full(n, float(act[i])))
-        if r.kind == "leak":
+    for row, kind, j, cause, state, point in _parameter_slots(model):
+        a = np.full(n, point)
+        if row in drawn:
+            a[1:] = acts[drawn[row]]
+        if kind == "leak":
             leak[:, j] = 1.0 - a
-        elif r.kind == "link":
-            c = engine.index[r.parent]
-            if c not in inhibitors:
-                inhibitors[c] = np.ones((n, int(engine.cards[c]), len(enum.conditions)))
-            inhibitors[c][:, engine.states[r.parent].index(r.parent_state), j] = 1.0 - a
+        else:
+            if cause not in inhibitors:
+                inhibitors[cause] = np.ones((n, int(engine.cards[cause]), n_k))
+            inhibitors[cause][:, state, j] = 1.0 - a
     return {"leak": leak, "inhibitors": inhibitors}
 
 
