@@ -521,46 +521,63 @@ class _Fired:
         self.steps = [[(i, q[j]) for i, q in enumerate(links) if q[j] < 1.0]
                       for j in self.positions]
         self.final = final
+        # per position: the condition's absent and present parts, contiguous, broadcast over
+        # the fired states
+        self.parts = [(np.ascontiguousarray(a_off[:, :, j])[..., None],
+                       np.ascontiguousarray(b_on[:, :, j])[..., None]) for j in self.positions]
+        self._half = np.empty(batch * n_open * max(n_b // 2, 1))  # scratch for one bit's update
+        self._tmp = np.empty((batch, n_open, n_b))
         self.forward = [np.broadcast_to(start, (batch, n_open, n_b))]
-        for n, j in enumerate(self.positions):
-            d = self.forward[-1]
-            self.forward.append(self.a_off[:, :, j, None] * d
-                                + self.b_on[:, :, j, None] * self._fire(d, self.steps[n]))
+        for n in range(len(self.positions)):
+            self.forward.append(self._step(self.forward[-1], n))
         self.z = np.einsum("rsb,rb->rs", self.forward[-1], final)
 
-    @staticmethod
-    def _fire(d, steps):
-        """The condition is present: each linked leaf still off stays off with its inhibitor.
-        Returns a new array (``d`` is kept: the forward messages are stored)."""
-        r, s, n_b = d.shape
-        out = np.array(d)
-        for bit, q in steps:
-            v = out.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
-            v[..., 0, :] += (1.0 - q) * v[..., 1, :]  # fired now (uses the old "still off")
-            v[..., 1, :] *= q
+    def _step(self, d, n, scale=(1.0, 1.0)):
+        """One condition: ``a * d + b * T(d)`` (absent, or present and firing its leaves) as a
+        new array; ``T`` commutes with the per-(row, state) factor ``b``."""
+        a, b = self.parts[n]
+        out = np.multiply(d, b if scale[1] == 1.0 else b * scale[1])
+        self._fire_inplace(out, self.steps[n])
+        np.multiply(d, a if scale[0] == 1.0 else a * scale[0], out=self._tmp)
+        out += self._tmp
         return out
 
-    @staticmethod
-    def _fire_back(b, steps):
-        """The transpose of :meth:`_fire` (backward messages)."""
-        r, s, n_b = b.shape
-        out = np.array(b)
-        for bit, q in reversed(steps):
-            v = out.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
+    def _fire_inplace(self, d, steps):
+        """The condition is present: each linked leaf still off stays off with its inhibitor."""
+        r, s, n_b = d.shape
+        for bit, q in steps:
+            v = d.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
+            half = self._half[:r * s * (n_b >> 1)].reshape(r, s, n_b >> (bit + 1), 1 << bit)
+            np.multiply(v[..., 1, :], 1.0 - q, out=half)
+            v[..., 0, :] += half  # fired now (from the old "still off")
             v[..., 1, :] *= q
-            v[..., 1, :] += (1.0 - q) * v[..., 0, :]
-        return out
+
+    def _fire_back_inplace(self, b, steps):
+        """The transpose of :meth:`_fire_inplace` (backward messages)."""
+        r, s, n_b = b.shape
+        for bit, q in reversed(steps):
+            v = b.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
+            half = self._half[:r * s * (n_b >> 1)].reshape(r, s, n_b >> (bit + 1), 1 << bit)
+            np.multiply(v[..., 0, :], 1.0 - q, out=half)
+            v[..., 1, :] *= q
+            v[..., 1, :] += half
 
     def present(self) -> dict:
-        """``{condition position: sum over states of the pass with that condition present}``."""
+        """``{condition position: sum over states of the pass with that condition present}``.
+
+        Uses ``sum_B T(F)[B] back[B] = sum_B F[B] T'(back)[B]``: one transposed step per
+        condition serves both its share and the next backward message."""
         out = {}
-        back = np.broadcast_to(self.final[:, None, :], self.forward[0].shape)
+        back = np.array(np.broadcast_to(self.final[:, None, :], self.forward[0].shape))
         for n in reversed(range(len(self.positions))):
             j = self.positions[n]
-            fired = self._fire(self.forward[n], self.steps[n])
-            out[j] = self.b_on[:, :, j] * np.einsum("rsb,rsb->rs", fired, back)
-            back = self.a_off[:, :, j, None] * back + \
-                self.b_on[:, :, j, None] * self._fire_back(back, self.steps[n])
+            a, b = self.parts[n]
+            moved = np.array(back)
+            self._fire_back_inplace(moved, self.steps[n])
+            out[j] = b[..., 0] * np.einsum("rsb,rsb->rs", self.forward[n], moved)
+            moved *= b
+            back *= a
+            back += moved
         return out
 
     def still_off(self, y) -> np.ndarray:
@@ -581,12 +598,7 @@ class _Fired:
         touched = [self.where[j] for j in scale if j in self.where]
         if not touched:
             return np.einsum("rsb,rb->rs", self.forward[-1], final)
-        first = min(touched)
-        d = self.forward[first]
-        for n in range(first, len(self.positions)):
-            j = self.positions[n]
-            a, b = self.a_off[:, :, j, None], self.b_on[:, :, j, None]
-            if j in scale:
-                a, b = a * scale[j][0], b * scale[j][1]
-            d = a * d + b * self._fire(d, self.steps[n])
+        d = self.forward[min(touched)]
+        for n in range(min(touched), len(self.positions)):
+            d = self._step(d, n, scale.get(self.positions[n], (1.0, 1.0)))
         return np.einsum("rsb,rb->rs", d, final)
