@@ -34,7 +34,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .enumeration import CauseEnumeration
+from .enumeration import CauseEnumeration, positive_or_soft
 
 _LETTERS = string.ascii_letters
 
@@ -343,7 +343,7 @@ class Engine:
         out = []
         for node, (off, _, _) in self.foldable.items():
             vec = lik.get(node)
-            if vec is not None and np.any((vec[:, 1 - off] > 0) & (vec[:, 1 - off] != vec[:, off])):
+            if vec is not None and np.any(positive_or_soft(vec, off)):
                 out.append(node)
         return out
 
@@ -743,7 +743,7 @@ class Engine:
         for j, leaf in enumerate(leaves):
             off = self.foldable[leaf][0]
             a = arrays[leaf]
-            positive[:, j] = (a[:, 1 - off] > 0) & (a[:, 1 - off] != a[:, off])
+            positive[:, j] = positive_or_soft(a, off)
         return leaves, positive
 
     def _enumerate_rows(self, arrays, n, idx, budget, out, log_z):

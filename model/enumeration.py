@@ -31,6 +31,12 @@ import threading
 import numpy as np
 
 
+def positive_or_soft(vec: np.ndarray, off: int) -> np.ndarray:
+    """Per row: evidence on a noisy-OR leaf that is positive or soft (``P(on) > 0`` and not
+    uninformative), the rows Quickscore would split or a tree / the fired-state pass keep."""
+    return (vec[:, 1 - off] > 0) & (vec[:, 1 - off] != vec[:, off])
+
+
 class CauseEnumeration:
     """The cause -> condition layer of an engine, evaluated by enumeration.
 
@@ -146,7 +152,7 @@ class CauseEnumeration:
         for v, (off, _, _) in outer.items():
             vec = lik.get(v)
             if vec is not None and v not in keep:
-                split += (vec[:, 1 - off] > 0) & (vec[:, 1 - off] != vec[:, off])
+                split += positive_or_soft(vec, off)
         exponent = len(keep) + (int(split.max()) if batch else 0)
         return (self.n_states(lik, batch) << exponent) <= self.MAX_WORK
 
@@ -207,9 +213,10 @@ class CauseEnumeration:
         Same contract as the junction tree's ``run``: ``lik`` maps inner variables (and kept
         positive leaves) to ``(batch, card)`` likelihoods; ``pseudo`` maps a name to constant
         likelihoods ``{var: vector}`` whose ratio ``Z(rows and them) / Z(rows)`` is returned per
-        row. ``params`` optionally gives per-row noisy-OR parameters of the conditions
-        (parameter draws): ``{"leak": (batch, conditions), "inhibitors": {cause: (batch, card,
-        conditions)}}`` in the order of :attr:`conditions`.
+        row. ``params`` optionally gives noisy-OR parameters of the conditions (parameter
+        draws): ``{"leak": (P, conditions), "inhibitors": {cause: (P, card, conditions)}}`` in
+        the order of :attr:`conditions`, and ``"case"``: the parameter row of each row (default:
+        row i uses parameter row i).
         """
         variables = list(variables)
         opened = self.open_causes(lik, batch)
@@ -501,7 +508,6 @@ class _Fired:
     """
 
     def __init__(self, enum, kept, norm, a_off, b_on):
-        self.a_off, self.b_on = a_off, b_on
         batch, n_open, _ = a_off.shape
         n_b = 1 << len(kept)
         states = np.arange(n_b)
