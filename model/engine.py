@@ -34,6 +34,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ._parallel import WORKERS, chunk_map
 from .enumeration import CauseEnumeration, positive_or_soft
 
 _LETTERS = string.ascii_letters
@@ -894,16 +895,19 @@ class _Tree:
         return plan
 
     BUDGET = 1 << 21  # clique entries per call (times the rows): bounds memory for any batch
+    PARALLEL_WORK = 1 << 18  # rows * largest clique from which a call is split over the cores
 
     def run(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
             pseudo: dict | None = None):
         """Run in chunks of rows so that ``rows * largest clique`` stays within ``BUDGET``."""
         step = max(1, self.BUDGET // self.max_clique_size)
+        if batch * self.max_clique_size >= self.PARALLEL_WORK and WORKERS > 1:
+            step = min(step, -(-batch // WORKERS))  # at least one chunk per core
         if batch <= step:
             return self._run_rows(lik, batch, variables, pseudo)
-        parts = [self._run_rows({v: a[i:i + step] for v, a in lik.items()},
-                                min(step, batch - i), variables, pseudo)
-                 for i in range(0, batch, step)]
+        parts = chunk_map(lambda i: self._run_rows({v: a[i:i + step] for v, a in lik.items()},
+                                                   min(step, batch - i), variables, pseudo),
+                          range(0, batch, step))
         marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
         log_z = np.concatenate([p[1] for p in parts])
         ratios = None
@@ -959,10 +963,11 @@ class _Tree:
                     log_z += np.log(arr)
             else:
                 vecs.append(arr)
-        marg, z = plan.run(vecs, batch)
+        pseudo_z = {}
+        marg, z = plan.run(vecs, batch, pseudo_out=pseudo_z)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = {y: side[y] * (np.where(z != 0, plan.last_pseudo[y] / np.where(
-                z != 0, z, 1.0), 0.0) if y in plan.last_pseudo else 1.0) for y in side}
+            ratios = {y: side[y] * (np.where(z != 0, pseudo_z[y] / np.where(
+                z != 0, z, 1.0), 0.0) if y in pseudo_z else 1.0) for y in side}
         small = ~(np.abs(z) > 1e-250)
         if small.any():
             ratios = None  # very improbable evidence: rerun those rows rescaling every message
@@ -1091,10 +1096,13 @@ class _Plan:
         self.slots.append(value)
         return len(self.slots) - 1
 
-    def run(self, vecs: list[np.ndarray], batch: int, rescale: bool = False, log: bool = False):
+    def run(self, vecs: list[np.ndarray], batch: int, rescale: bool = False, log: bool = False,
+            pseudo_out: dict | None = None):
         """Execute the steps. Marginals are unnormalised; with ``rescale`` every message is
         divided by its per-row maximum (only a per-row constant, so marginals stay right) and
-        ``log=True`` also returns the summed log-scales of the collect messages for ``log Z``."""
+        ``log=True`` also returns the summed log-scales of the collect messages for ``log Z``.
+        ``pseudo_out`` receives ``Z`` of every pseudo-case per row (an argument, not state on
+        the plan: chunks of one call run the same plan from several threads)."""
         buf = list(self.slots)
         for slot, vec in zip(self.ev_slots, vecs):
             buf[slot] = vec
@@ -1127,8 +1135,9 @@ class _Plan:
         if z is None:
             z = buf[self.z_slot]
             z = np.full(batch, float(z)) if np.ndim(z) == 0 else z
-        self.last_pseudo = {y: np.broadcast_to(buf[slot], (batch,))
-                            for y, slot in self.pseudo_slots.items()}
+        if pseudo_out is not None:
+            pseudo_out.update({y: np.broadcast_to(buf[slot], (batch,))
+                               for y, slot in self.pseudo_slots.items()})
         if log:
             return marg, z, log_scale
         return marg, z

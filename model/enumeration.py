@@ -30,6 +30,8 @@ import threading
 
 import numpy as np
 
+from ._parallel import WORKERS, chunk_map
+
 
 def positive_or_soft(vec: np.ndarray, off: int) -> np.ndarray:
     """Per row: evidence on a noisy-OR leaf that is positive or soft (``P(on) > 0`` and not
@@ -62,6 +64,8 @@ class CauseEnumeration:
     """
 
     BUDGET = 1 << 16      # rows * open states per chunk: bounds memory for any batch
+    FIRED_BUDGET = 1 << 18  # rows * open states * fired states per chunk (fewer, larger calls)
+    PARALLEL_WORK = 1 << 14  # rows * open states from which a call is split over the cores
 
     def __init__(self, cards, causes, conditions, noisy, tables, generic=()):
         self.cards = np.asarray(cards)
@@ -232,17 +236,24 @@ class CauseEnumeration:
         unknown = [v for v in kept if v not in self.kept_ok]
         if unknown:
             raise ValueError(f"variables {unknown} are outside the enumerated layer")
-        step = max(1, self.BUDGET // (grid["n_open"] << len(kept)))
+        per_row = grid["n_open"] << len(kept)
+        step = max(1, min(self.BUDGET // grid["n_open"], self.FIRED_BUDGET // per_row))
+        if batch * per_row >= self.PARALLEL_WORK and WORKERS > 1:
+            step = min(step, -(-batch // WORKERS))  # at least one chunk per core
         if batch <= step:
             return self._run_rows(lik, batch, variables, pseudo, opened, grid, params, kept)
-        parts = []
-        for i in range(0, batch, step):
+
+        def chunk(i):
             sub = {v: a[i:i + step] for v, a in lik.items()}
             sub_params = None if params is None else dict(
                 params, case=(params["case"] if "case" in params else np.arange(batch))[
                     i:i + step])
-            parts.append(self._run_rows(sub, min(step, batch - i), variables, pseudo, opened,
-                                        grid, sub_params, kept))
+            return self._run_rows(sub, min(step, batch - i), variables, pseudo, opened, grid,
+                                  sub_params, kept)
+
+        # numpy releases the GIL in its loops over these arrays, so chunks run on all cores
+        # (work buffers are per thread)
+        parts = chunk_map(chunk, range(0, batch, step))
         marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
         log_z = np.concatenate([p[1] for p in parts])
         ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
@@ -505,6 +516,10 @@ class _Fired:
     cause state); at the end each set is weighted by the leaves' likelihoods. All terms are
     positive, so many rare positives cost no precision (Quickscore's signed sum would cancel).
     Forward messages are stored, so a condition's "present" share is one backward sweep.
+
+    Arrays are laid out ``(fired states, rows, open states)``: a leaf's update then works on
+    contiguous blocks of at least ``rows * open states`` numbers (with the fired states last,
+    the first bits' updates ran numpy's inner loop over two numbers at a time).
     """
 
     def __init__(self, enum, kept, norm, a_off, b_on):
@@ -512,31 +527,37 @@ class _Fired:
         n_b = 1 << len(kept)
         states = np.arange(n_b)
         start = np.ones(n_b)
-        final = np.ones((batch, n_b))
+        final = np.ones((n_b, batch))
         links = []  # per kept leaf: its inhibitor per condition
         self.bit = {}
         for i, y in enumerate(kept):
             off, leak, q = enum.kept_ok[y]
             on = (states >> i) & 1 == 0  # bit set: still off
             start = start * np.where(on, 1.0 - leak, leak)
-            final = final * np.where(on[None, :], norm[y][:, 1 - off, None], norm[y][:, off, None])
+            final = final * np.where(on[:, None], norm[y][None, :, 1 - off],
+                                     norm[y][None, :, off])
             links.append(q)
             self.bit[y] = i
         self.positions = [j for j in range(a_off.shape[2]) if any(q[j] < 1.0 for q in links)]
         self.where = {j: n for n, j in enumerate(self.positions)}
         self.steps = [[(i, q[j]) for i, q in enumerate(links) if q[j] < 1.0]
                       for j in self.positions]
-        self.final = final
+        self.final = final  # (fired states, rows)
         # per position: the condition's absent and present parts, contiguous, broadcast over
         # the fired states
-        self.parts = [(np.ascontiguousarray(a_off[:, :, j])[..., None],
-                       np.ascontiguousarray(b_on[:, :, j])[..., None]) for j in self.positions]
-        self._half = np.empty(batch * n_open * max(n_b // 2, 1))  # scratch for one bit's update
-        self._tmp = np.empty((batch, n_open, n_b))
-        self.forward = [np.broadcast_to(start, (batch, n_open, n_b))]
+        self.parts = [(np.ascontiguousarray(a_off[:, :, j])[None],
+                       np.ascontiguousarray(b_on[:, :, j])[None]) for j in self.positions]
+        self._half = np.empty(max(n_b // 2, 1) * batch * n_open)  # scratch for one bit's update
+        self._tmp = np.empty((n_b, batch, n_open))
+        self.forward = [np.broadcast_to(start[:, None, None], (n_b, batch, n_open))]
         for n in range(len(self.positions)):
             self.forward.append(self._step(self.forward[-1], n))
-        self.z = np.einsum("rsb,rb->rs", self.forward[-1], final)
+        self.z = self._total(self.forward[-1], final)
+
+    def _total(self, d, final):
+        """``sum_B d[B] * final[B]`` per row and open state."""
+        out = np.multiply(d, final[:, :, None], out=self._tmp)
+        return out.sum(axis=0)
 
     def _step(self, d, n, scale=(1.0, 1.0)):
         """One condition: ``a * d + b * T(d)`` (absent, or present and firing its leaves) as a
@@ -550,23 +571,25 @@ class _Fired:
 
     def _fire_inplace(self, d, steps):
         """The condition is present: each linked leaf still off stays off with its inhibitor."""
-        r, s, n_b = d.shape
+        n_b = d.shape[0]
+        rs = d[0].size
         for bit, q in steps:
-            v = d.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
-            half = self._half[:r * s * (n_b >> 1)].reshape(r, s, n_b >> (bit + 1), 1 << bit)
-            np.multiply(v[..., 1, :], 1.0 - q, out=half)
-            v[..., 0, :] += half  # fired now (from the old "still off")
-            v[..., 1, :] *= q
+            v = d.reshape(n_b >> (bit + 1), 2, (1 << bit) * rs)
+            half = self._half[:(n_b >> 1) * rs].reshape(n_b >> (bit + 1), (1 << bit) * rs)
+            np.multiply(v[:, 1], 1.0 - q, out=half)
+            v[:, 0] += half  # fired now (from the old "still off")
+            v[:, 1] *= q
 
     def _fire_back_inplace(self, b, steps):
         """The transpose of :meth:`_fire_inplace` (backward messages)."""
-        r, s, n_b = b.shape
+        n_b = b.shape[0]
+        rs = b[0].size
         for bit, q in reversed(steps):
-            v = b.reshape(r, s, n_b >> (bit + 1), 2, 1 << bit)
-            half = self._half[:r * s * (n_b >> 1)].reshape(r, s, n_b >> (bit + 1), 1 << bit)
-            np.multiply(v[..., 0, :], 1.0 - q, out=half)
-            v[..., 1, :] *= q
-            v[..., 1, :] += half
+            v = b.reshape(n_b >> (bit + 1), 2, (1 << bit) * rs)
+            half = self._half[:(n_b >> 1) * rs].reshape(n_b >> (bit + 1), (1 << bit) * rs)
+            np.multiply(v[:, 0], 1.0 - q, out=half)
+            v[:, 1] *= q
+            v[:, 1] += half
 
     def present(self) -> dict:
         """``{condition position: sum over states of the pass with that condition present}``.
@@ -574,13 +597,14 @@ class _Fired:
         Uses ``sum_B T(F)[B] back[B] = sum_B F[B] T'(back)[B]``: one transposed step per
         condition serves both its share and the next backward message."""
         out = {}
-        back = np.array(np.broadcast_to(self.final[:, None, :], self.forward[0].shape))
+        back = np.array(np.broadcast_to(self.final[:, :, None], self.forward[0].shape))
+        moved = np.empty_like(back)
         for n in reversed(range(len(self.positions))):
             j = self.positions[n]
             a, b = self.parts[n]
-            moved = np.array(back)
+            np.copyto(moved, back)
             self._fire_back_inplace(moved, self.steps[n])
-            out[j] = b[..., 0] * np.einsum("rsb,rsb->rs", self.forward[n], moved)
+            out[j] = b[0] * np.multiply(self.forward[n], moved, out=self._tmp).sum(axis=0)
             moved *= b
             back *= a
             back += moved
@@ -588,23 +612,23 @@ class _Fired:
 
     def still_off(self, y) -> np.ndarray:
         """The pass's total restricted to the sets in which leaf ``y`` is still off."""
-        n_b = self.final.shape[1]
+        n_b = self.final.shape[0]
         mask = ((np.arange(n_b) >> self.bit[y]) & 1).astype(float)
-        return np.einsum("rsb,rb->rs", self.forward[-1], self.final * mask)
+        return self._total(self.forward[-1], self.final * mask[:, None])
 
     def rerun(self, scale: dict, leaves: dict | None = None) -> np.ndarray:
         """The pass's total with the likelihoods of the conditions at the positions in ``scale``
         and of the kept leaves in ``leaves`` multiplied by ``(off, on)`` factors: reruns from the
         first scaled condition (only the final weighting when no condition is scaled)."""
         final = self.final
-        n_b = final.shape[1]
+        n_b = final.shape[0]
         for y, (off, on) in (leaves or {}).items():
             still = ((np.arange(n_b) >> self.bit[y]) & 1).astype(bool)
-            final = final * np.where(still, off, on)[None, :]
+            final = final * np.where(still, off, on)[:, None]
         touched = [self.where[j] for j in scale if j in self.where]
         if not touched:
-            return np.einsum("rsb,rb->rs", self.forward[-1], final)
+            return self._total(self.forward[-1], final)
         d = self.forward[min(touched)]
         for n in range(min(touched), len(self.positions)):
             d = self._step(d, n, scale.get(self.positions[n], (1.0, 1.0)))
-        return np.einsum("rsb,rb->rs", d, final)
+        return self._total(d, final)

@@ -51,29 +51,53 @@ def _logit(p):
 
 def _draw(model, draws: int, seed: int, grades: pd.DataFrame | None, scope: str):
     """Seeded draws: ``(mechanisms, activations (n_mechanisms, draws), {cause: p' / p})``."""
-    grades = load_grades() if grades is None else grades
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    cache = model.__dict__.setdefault("_mechanism_lists", {})
-    if scope not in cache:  # reading the parameter table row by row is slow: once per model
-        cache[scope] = mechanism_list(model, None if scope == "all" else model.condition_ids)
-    mechanisms = cache[scope]
+    mechanisms, logit_a, sd = _mechanism_arrays(model, scope, grades)
     rng = np.random.default_rng(seed)
-    acts = np.empty((len(mechanisms), draws))
-    for j, m in enumerate(mechanisms):
-        sd = float(grades.logit_sd[m.grade])
-        acts[j] = 1.0 / (1.0 + np.exp(-(_logit(m.activation) + sd * rng.standard_normal(draws))))
+    # one normal per mechanism and draw, mechanism by mechanism (row-major: the same stream as
+    # drawing them one mechanism at a time)
+    z = rng.standard_normal((len(mechanisms), draws))
+    acts = 1.0 / (1.0 + np.exp(-(logit_a[:, None] + sd[:, None] * z)))
+    grades = _grades(model) if grades is None else grades
     priors = {}
     for cause in model.kb.causes:
         if cause.depends_on:  # a conditional prior (contraception given sex) stays fixed
             continue
-        sd = float(grades.logit_sd[cause.grade])
+        sd_c = float(grades.logit_sd[cause.grade])
         p = np.array([cause.prior[s] for s in cause.state_ids])
-        log_k = np.log(p)[None, :] + sd * rng.standard_normal((draws, len(p)))
+        log_k = np.log(p)[None, :] + sd_c * rng.standard_normal((draws, len(p)))
         p_k = np.exp(log_k - log_k.max(axis=1, keepdims=True))
         p_k /= p_k.sum(axis=1, keepdims=True)
         priors[cause.id] = p_k / p[None, :]
     return mechanisms, acts, priors
+
+
+def _grades(model) -> pd.DataFrame:
+    """``data/grades.yaml``, read once per model."""
+    cache = model.__dict__
+    if "_grades" not in cache:
+        cache["_grades"] = load_grades()
+    return cache["_grades"]
+
+
+def _mechanism_arrays(model, scope: str, grades: pd.DataFrame | None):
+    """``(mechanisms, logit of their activations, their logit sd)``; cached per model for the
+    shipped grades (reading the parameter table row by row is slow)."""
+    cache = model.__dict__.setdefault("_mechanism_lists", {})
+    if scope not in cache:
+        mechanisms = mechanism_list(model, None if scope == "all" else model.condition_ids)
+        logit_a = _logit(np.array([m.activation for m in mechanisms]))
+        cache[scope] = (mechanisms, logit_a, _grade_sd(mechanisms, _grades(model)))
+    mechanisms, logit_a, sd = cache[scope]
+    if grades is not None:  # grades given by the caller: their sd, not the cached one
+        sd = _grade_sd(mechanisms, grades)
+    return mechanisms, logit_a, sd
+
+
+def _grade_sd(mechanisms, grades: pd.DataFrame) -> np.ndarray:
+    sd = grades.logit_sd
+    return np.array([float(sd[m.grade]) for m in mechanisms])
 
 
 def parameter_draws(model, draws: int, seed: int = 0, grades: pd.DataFrame | None = None,
@@ -174,8 +198,7 @@ def intervals(model, answers: dict | None = None, draws: int = 100,
     if not isinstance(draws, (int, np.integer)) or not 10 <= draws <= 10000:
         raise ValueError(f"draws must be an integer from 10 to 10000, got {draws!r}")
     if level is None:  # the default credible level lives in data/grades.yaml
-        from .learning import load_grades
-        level = float(load_grades().attrs["credible_level"])
+        level = float(_grades(model).attrs["credible_level"])
     if not 0.5 <= level < 1:
         raise ValueError(f"level must be in [0.5, 1), got {level!r}")
     clean, vectors, _ = model._evidence(answers)
@@ -200,12 +223,11 @@ def intervals(model, answers: dict | None = None, draws: int = 100,
             post = net.posterior(full, batch, names)
         except ValueError:
             raise model._conflict(clean) from None
-    rows = []
-    q = [(1 - level) / 2, 1 - (1 - level) / 2]
-    for node in names:
-        cause = node in model.cause_ids
-        p = 1.0 - post[node][:, 0] if cause else post[node][:, -1]
-        low, high = np.quantile(p[1:], q)
-        rows.append(dict(id=node, kind="cause" if cause else "condition", point=p[0],
-                         low=low, high=high))
-    return pd.DataFrame(rows).set_index("id")
+    causes = set(model.cause_ids)
+    # (draws + 1, nodes): P(present) of a condition, P(not healthy) of a cause
+    p = np.column_stack([1.0 - post[node][:, 0] if node in causes else post[node][:, -1]
+                         for node in names])
+    low, high = np.quantile(p[1:], [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
+    return pd.DataFrame({"kind": ["cause" if node in causes else "condition" for node in names],
+                         "point": p[0], "low": low, "high": high},
+                        index=pd.Index(names, name="id"))
