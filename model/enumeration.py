@@ -259,19 +259,24 @@ class CauseEnumeration:
         ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
         return marg, log_z, ratios
 
+    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
+        """A work array of ``shape`` (contents undefined), reused across calls of this thread:
+        fresh arrays of a few MB cost more in page faults than the arithmetic on them."""
+        pool = self._pool.__dict__
+        size = math.prod(shape)
+        buf = pool.get(name)
+        if buf is None or buf.size < size:
+            buf = pool[name] = np.empty(max(size, 1 << 12))
+        return buf[:size].reshape(shape)
+
     def _run_rows(self, lik, batch, variables, pseudo, opened, grid, params, kept):
         cards = self.cards
         n_k = len(self.conditions)
         n_open, at_open = grid["n_open"], grid["at"]
-        pool = self._pool.__dict__
 
         def scratch(name):
             """A (batch, n_open, conditions) work array, reused across calls of this thread."""
-            size = batch * n_open * n_k
-            buf = pool.get(name)
-            if buf is None or buf.size < size:
-                buf = pool[name] = np.empty(max(size, 1 << 12))
-            return buf[:size].reshape(batch, n_open, n_k)
+            return self._buffer(name, (batch, n_open, n_k))
 
         rows_ix = np.arange(batch)
         log_scale = np.zeros(batch)
@@ -332,7 +337,7 @@ class CauseEnumeration:
         b_on *= lam_on[:, None, :]
         g = np.add(a_off, b_on, out=scratch("g"))
         # conditions linked to a kept positive leaf go through the fired-state pass instead
-        fired = _Fired(self, kept, norm, a_off, b_on) if kept else None
+        fired = _Fired(self, kept, norm, a_off, b_on, self._buffer) if kept else None
         free = np.ones(n_k, dtype=bool)
         if fired is not None:
             free[fired.positions] = False
@@ -522,7 +527,7 @@ class _Fired:
     the first bits' updates ran numpy's inner loop over two numbers at a time).
     """
 
-    def __init__(self, enum, kept, norm, a_off, b_on):
+    def __init__(self, enum, kept, norm, a_off, b_on, buffer):
         batch, n_open, _ = a_off.shape
         n_b = 1 << len(kept)
         states = np.arange(n_b)
@@ -547,11 +552,15 @@ class _Fired:
         # the fired states
         self.parts = [(np.ascontiguousarray(a_off[:, :, j])[None],
                        np.ascontiguousarray(b_on[:, :, j])[None]) for j in self.positions]
-        self._half = np.empty(max(n_b // 2, 1) * batch * n_open)  # scratch for one bit's update
-        self._tmp = np.empty((n_b, batch, n_open))
-        self.forward = [np.broadcast_to(start[:, None, None], (n_b, batch, n_open))]
-        for n in range(len(self.positions)):
-            self.forward.append(self._step(self.forward[-1], n))
+        shape = (n_b, batch, n_open)
+        self._buffer = buffer
+        self._half = buffer("fired_half", (max(n_b // 2, 1) * batch * n_open,))  # one bit
+        self._tmp = buffer("fired_tmp", shape)
+        n_pos = len(self.positions)
+        steps = buffer("fired_forward", (n_pos,) + shape)  # forward messages, reused
+        self.forward = [np.broadcast_to(start[:, None, None], shape)]
+        for n in range(n_pos):
+            self.forward.append(self._step(self.forward[-1], n, out=steps[n]))
         self.z = self._total(self.forward[-1], final)
 
     def _total(self, d, final):
@@ -559,11 +568,12 @@ class _Fired:
         out = np.multiply(d, final[:, :, None], out=self._tmp)
         return out.sum(axis=0)
 
-    def _step(self, d, n, scale=(1.0, 1.0)):
-        """One condition: ``a * d + b * T(d)`` (absent, or present and firing its leaves) as a
-        new array; ``T`` commutes with the per-(row, state) factor ``b``."""
+    def _step(self, d, n, scale=(1.0, 1.0), out=None):
+        """One condition: ``a * d + b * T(d)`` (absent, or present and firing its leaves) into
+        ``out`` (a new array by default); ``T`` commutes with the per-(row, state) factor
+        ``b``."""
         a, b = self.parts[n]
-        out = np.multiply(d, b if scale[1] == 1.0 else b * scale[1])
+        out = np.multiply(d, b if scale[1] == 1.0 else b * scale[1], out=out)
         self._fire_inplace(out, self.steps[n])
         np.multiply(d, a if scale[0] == 1.0 else a * scale[0], out=self._tmp)
         out += self._tmp
@@ -597,8 +607,10 @@ class _Fired:
         Uses ``sum_B T(F)[B] back[B] = sum_B F[B] T'(back)[B]``: one transposed step per
         condition serves both its share and the next backward message."""
         out = {}
-        back = np.array(np.broadcast_to(self.final[:, :, None], self.forward[0].shape))
-        moved = np.empty_like(back)
+        shape = self.forward[0].shape
+        back = self._buffer("fired_back", shape)
+        back[...] = self.final[:, :, None]
+        moved = self._buffer("fired_moved", shape)
         for n in reversed(range(len(self.positions))):
             j = self.positions[n]
             a, b = self.parts[n]
@@ -629,6 +641,8 @@ class _Fired:
         if not touched:
             return self._total(self.forward[-1], final)
         d = self.forward[min(touched)]
-        for n in range(min(touched), len(self.positions)):
-            d = self._step(d, n, scale.get(self.positions[n], (1.0, 1.0)))
+        shape = d.shape
+        ping = (self._buffer("fired_ping", shape), self._buffer("fired_pong", shape))
+        for k, n in enumerate(range(min(touched), len(self.positions))):
+            d = self._step(d, n, scale.get(self.positions[n], (1.0, 1.0)), out=ping[k % 2])
         return self._total(d, final)
