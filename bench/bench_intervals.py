@@ -21,7 +21,7 @@ from model import load_model  # noqa: E402
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=100)
-    parser.add_argument("--cases", type=int, default=8)
+    parser.add_argument("--cases", type=int, default=40)
     args = parser.parse_args()
     m = load_model()
     cases = m.sample_cases(args.cases, seed=1, pain_only=True).drop(

@@ -428,7 +428,9 @@ class Engine:
         variables = range(len(self.variables)) if variables is None else variables
         if keep is None:
             keep = self._keep_set(self._positive_outer(lik))
-        tree, keep = self._enumeration_for(lik, batch, keep)
+        # per-case parameters run only in the enumeration: the caller has weighed its cost
+        tree, keep = self._enumeration_for(lik, batch, keep,
+                                           None if params is None else math.inf)
         outer = [v for v in variables if v in self.foldable and v not in keep]
         inner = [v for v in variables if v not in self.foldable or v in keep]
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
@@ -520,16 +522,18 @@ class Engine:
         """The cause-enumeration path (:mod:`model.enumeration`), if the network is layered."""
         return CauseEnumeration.from_engine(self)
 
-    def _enumeration_for(self, lik: dict, batch: int, keep: frozenset):
-        """``(enumeration, keep)`` when the cause enumeration is exact and cheap for these rows,
-        else ``(None, keep)`` (use a junction tree).
+    def _enumeration_for(self, lik: dict, batch: int, keep: frozenset,
+                         max_work: float | None = None):
+        """``(enumeration, keep)`` when the cause enumeration is exact and cheap for these rows
+        (work within ``max_work``, default ``CauseEnumeration.MAX_WORK``), else
+        ``(None, keep)`` (use a junction tree).
 
         Common positives stay split into Quickscore rows: measured on sampled cases, that is
         cheaper than carrying them through the fired-state pass (which wins only where
         Quickscore would lose precision, for several rare positives)."""
         if not self.use_enumeration or self.enumeration is None:
             return None, keep
-        if self.enumeration.accepts(lik, batch, keep, self.foldable):
+        if self.enumeration.accepts(lik, batch, keep, self.foldable, max_work):
             return self.enumeration, keep
         return None, keep
 
@@ -759,7 +763,12 @@ class Engine:
         kept_ok = np.array([v in enum.kept_ok for v in leaves], dtype=bool)
         fits_kept = ~(kept & ~kept_ok).any(axis=1)
         split = positive & ~kept  # Quickscore rows
-        work = n_open * 2.0 ** (kept.sum(axis=1) + split.sum(axis=1))
+        fired = np.ones(n)  # the fired-state pass's factor, per pattern of kept leaves
+        if kept.any():
+            patterns, which = np.unique(kept, axis=0, return_inverse=True)
+            fired = np.array([enum.fired_states([leaves[j] for j in np.flatnonzero(p)])
+                              for p in patterns])[which.ravel()]
+        work = n_open * 2.0 ** split.sum(axis=1) * fired
         fits = fits_kept & (kept.sum(axis=1) <= enum.MAX_KEPT) & (work <= enum.MAX_WORK)
         done = np.zeros(n, dtype=bool)
         rows = np.flatnonzero(fits)

@@ -87,6 +87,7 @@ class CauseEnumeration:
         self.kept_ok: dict = {}  # outer noisy-OR leaves the fired-state pass can keep
         self._grids: dict = {}
         self._pairs: dict = {}
+        self._orders: dict = {}  # kept leaves -> the fired-state pass's order of conditions
         self._pool = threading.local()  # work buffers per thread (Streamlit serves in threads)
 
     @classmethod
@@ -146,10 +147,12 @@ class CauseEnumeration:
     MAX_KEPT = 12  # positive leaves tracked by the fired-state pass (2 ** MAX_KEPT states)
     MAX_WORK = 1 << 14  # open states * Quickscore rows * fired states per case, at most
 
-    def accepts(self, lik: dict, batch: int, keep: frozenset, outer: dict) -> bool:
-        """Whether these rows, with the outer leaves ``keep`` kept, run here cheaply: the open
-        cause states times the Quickscore rows (2 per positive or soft leaf not kept, from the
-        engine's ``outer`` noisy-OR nodes) times the fired states (2 per kept leaf)."""
+    def accepts(self, lik: dict, batch: int, keep: frozenset, outer: dict,
+                max_work: float | None = None) -> bool:
+        """Whether these rows, with the outer leaves ``keep`` kept, run here within
+        ``max_work`` (default :attr:`MAX_WORK`): the open cause states times the Quickscore rows
+        (2 per positive or soft leaf not kept, from the engine's ``outer`` noisy-OR nodes) times
+        the fired states per condition of the kept leaves (:meth:`fired_states`)."""
         if len(keep) > self.MAX_KEPT or not keep <= self.kept_ok.keys():
             return False
         split = np.zeros(batch, dtype=int)
@@ -157,8 +160,23 @@ class CauseEnumeration:
             vec = lik.get(v)
             if vec is not None and v not in keep:
                 split += positive_or_soft(vec, off)
-        exponent = len(keep) + (int(split.max()) if batch else 0)
-        return (self.n_states(lik, batch) << exponent) <= self.MAX_WORK
+        exponent = int(split.max()) if batch else 0
+        work = (self.n_states(lik, batch) << exponent) * self.fired_states(keep)
+        return work <= (self.MAX_WORK if max_work is None else max_work)
+
+    def fired_states(self, keep) -> float:
+        """The fired-state pass's mean message size per condition for the kept leaves ``keep``
+        (1 when none): the factor its work adds to the plain enumeration."""
+        if not keep:
+            return 1.0
+        kept = tuple(sorted(keep))
+        order, intro, close = self.fired_order(kept)
+        sizes, active = [], 0
+        for new, gone in zip(intro, close):
+            active += len(new)
+            sizes.append(2 ** active)
+            active -= len(gone)
+        return max(1.0, sum(sizes) / max(len(sizes), 1))
 
     # ------------------------------------------------------------------------------------
     def open_causes(self, lik: dict, batch: int) -> tuple[int, ...]:
@@ -258,6 +276,36 @@ class CauseEnumeration:
         log_z = np.concatenate([p[1] for p in parts])
         ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
         return marg, log_z, ratios
+
+    def fired_order(self, kept: tuple) -> tuple:
+        """The conditions linked to the kept leaves in the order the fired-state pass visits
+        them, with the leaves (by index) entering before and leaving after each: greedily the
+        next condition that keeps the fewest leaves open (cached per set of kept leaves)."""
+        got = self._orders.get(kept)
+        if got is not None:
+            return got
+        links = [set(np.flatnonzero(self.kept_ok[y][2] < 1.0).tolist()) for y in kept]
+        remaining = set().union(*links) if links else set()
+        active, done = set(), set()
+        order, intro, close = [], [], []
+        while remaining:
+            best = None
+            for j in sorted(remaining):
+                new = {y for y, lk in enumerate(links) if j in lk and y not in active}
+                rest = remaining - {j}
+                closing = {y for y in active | new if not links[y] & rest}
+                key = (len(active | new), -len(closing), j)
+                if best is None or key < best[0]:
+                    best = (key, j, new, closing)
+            _, j, new, closing = best
+            order.append(j)
+            intro.append(sorted(new))
+            close.append(sorted(closing))
+            active = (active | new) - closing
+            done |= closing
+            remaining.discard(j)
+        got = self._orders[kept] = (order, intro, close)
+        return got
 
     def _buffer(self, name: str, shape: tuple) -> np.ndarray:
         """A work array of ``shape`` (contents undefined), reused across calls of this thread:
@@ -517,132 +565,164 @@ class _Fired:
 
     A noisy-OR leaf is "still off" until its leak or one of its present parent conditions fires
     it, each independently. Going through the linked conditions one by one, the pass carries the
-    probability of every set of kept leaves still off (``2 ** len(kept)`` states per row and open
-    cause state); at the end each set is weighted by the leaves' likelihoods. All terms are
-    positive, so many rare positives cost no precision (Quickscore's signed sum would cancel).
-    Forward messages are stored, so a condition's "present" share is one backward sweep.
+    probability of every set of kept leaves still off (a bit per leaf: 1 = still off); each
+    leaf's likelihood weights its bit, and all terms are positive, so many rare positives cost
+    no precision (Quickscore's signed sum would cancel).
 
-    Arrays are laid out ``(fired states, rows, open states)``: a leaf's update then works on
-    contiguous blocks of at least ``rows * open states`` numbers (with the fired states last,
-    the first bits' updates ran numpy's inner loop over two numbers at a time).
+    A leaf's bit only matters from the first to the last condition linked to it: it enters the
+    message there (weighted by its leak) and leaves right after (weighted by its likelihood), and
+    the conditions are visited in a greedy order that keeps few bits open at a time (on sampled
+    cases about 4.7x less work than carrying every bit through every condition). Messages are
+    arrays ``(2,) * open bits + (rows, open cause states)``. Forward messages are stored, so a
+    condition's "present" share is one backward sweep, and a rerun with changed likelihoods
+    starts at the first step they touch.
     """
 
     def __init__(self, enum, kept, norm, a_off, b_on, buffer):
         batch, n_open, _ = a_off.shape
-        n_b = 1 << len(kept)
-        states = np.arange(n_b)
-        start = np.ones(n_b)
-        final = np.ones((n_b, batch))
-        links = []  # per kept leaf: its inhibitor per condition
-        self.bit = {}
-        for i, y in enumerate(kept):
+        self.bit = {y: i for i, y in enumerate(kept)}
+        self.start, self.final = [], []  # per leaf: (fired, still off) weights
+        links = []
+        for y in kept:
             off, leak, q = enum.kept_ok[y]
-            on = (states >> i) & 1 == 0  # bit set: still off
-            start = start * np.where(on, 1.0 - leak, leak)
-            final = final * np.where(on[:, None], norm[y][None, :, 1 - off],
-                                     norm[y][None, :, off])
+            self.start.append((1.0 - leak, leak))
+            self.final.append(np.stack([norm[y][:, 1 - off], norm[y][:, off]]))  # (2, rows)
             links.append(q)
-            self.bit[y] = i
-        self.positions = [j for j in range(a_off.shape[2]) if any(q[j] < 1.0 for q in links)]
-        self.where = {j: n for n, j in enumerate(self.positions)}
-        self.steps = [[(i, q[j]) for i, q in enumerate(links) if q[j] < 1.0]
-                      for j in self.positions]
-        self.final = final  # (fired states, rows)
-        # per position: the condition's absent and present parts, contiguous, broadcast over
-        # the fired states
-        self.parts = [(np.ascontiguousarray(a_off[:, :, j])[None],
-                       np.ascontiguousarray(b_on[:, :, j])[None]) for j in self.positions]
-        shape = (n_b, batch, n_open)
+        order, intro, close = enum.fired_order(kept)
+        self.positions = order
+        self.where = {j: n for n, j in enumerate(order)}
+        self.intro, self.close = intro, close
+        self.steps = [[(i, links[i][j]) for i in range(len(kept)) if links[i][j] < 1.0]
+                      for j in order]
+        self.parts = [(np.ascontiguousarray(a_off[:, :, j]), np.ascontiguousarray(b_on[:, :, j]))
+                      for j in order]
+        self.shape = (batch, n_open)
         self._buffer = buffer
-        self._half = buffer("fired_half", (max(n_b // 2, 1) * batch * n_open,))  # one bit
-        self._tmp = buffer("fired_tmp", shape)
-        n_pos = len(self.positions)
-        steps = buffer("fired_forward", (n_pos,) + shape)  # forward messages, reused
-        self.forward = [np.broadcast_to(start[:, None, None], shape)]
-        for n in range(n_pos):
-            self.forward.append(self._step(self.forward[-1], n, out=steps[n]))
-        self.z = self._total(self.forward[-1], final)
+        self.pre, self.layout = [], []  # per step: the message before the condition, its bits
+        # leaves linked to no condition here: a factor per row (leak times likelihood)
+        self.isolated = [i for i, q in enumerate(links) if not np.any(q < 1.0)]
+        self.core = self._forward(0, np.ones(self.shape), [], record=True)
+        self.z = self.core * self._isolated_factor()[:, None]
 
-    def _total(self, d, final):
-        """``sum_B d[B] * final[B]`` per row and open state."""
-        out = np.multiply(d, final[:, :, None], out=self._tmp)
-        return out.sum(axis=0)
-
-    def _step(self, d, n, scale=(1.0, 1.0), out=None):
-        """One condition: ``a * d + b * T(d)`` (absent, or present and firing its leaves) into
-        ``out`` (a new array by default); ``T`` commutes with the per-(row, state) factor
-        ``b``."""
-        a, b = self.parts[n]
-        out = np.multiply(d, b if scale[1] == 1.0 else b * scale[1], out=out)
-        self._fire_inplace(out, self.steps[n])
-        np.multiply(d, a if scale[0] == 1.0 else a * scale[0], out=self._tmp)
-        out += self._tmp
+    def _isolated_factor(self, finals=None) -> np.ndarray:
+        out = np.ones(self.shape[0])
+        for i in self.isolated:
+            f = self.final[i] if not finals or i not in finals else finals[i]
+            out = out * (self.start[i][0] * f[0] + self.start[i][1] * f[1])
         return out
 
-    def _fire_inplace(self, d, steps):
-        """The condition is present: each linked leaf still off stays off with its inhibitor."""
-        n_b = d.shape[0]
-        rs = d[0].size
-        for bit, q in steps:
-            v = d.reshape(n_b >> (bit + 1), 2, (1 << bit) * rs)
-            half = self._half[:(n_b >> 1) * rs].reshape(n_b >> (bit + 1), (1 << bit) * rs)
-            np.multiply(v[:, 1], 1.0 - q, out=half)
-            v[:, 0] += half  # fired now (from the old "still off")
-            v[:, 1] *= q
+    # -- the pass ---------------------------------------------------------------------------
+    def _forward(self, n0, msg, axes, record=False, scale=None, finals=None):
+        """Run the steps from ``n0`` (``msg`` with bits ``axes`` is the message before step
+        ``n0``'s new leaves; with ``record`` the messages are stored) -> ``(rows, states)``."""
+        for n in range(n0, len(self.positions)):
+            if n > n0 or record:
+                for y in self.intro[n]:
+                    msg, axes = self._introduce(msg, axes, y)
+            if record:
+                self.pre.append(msg)
+                self.layout.append(list(axes))
+            a, b = self.parts[n]
+            if scale and self.positions[n] in scale:
+                s_off, s_on = scale[self.positions[n]]
+                a, b = a * s_off, b * s_on
+            out = msg * b
+            for y, q in self.steps[n]:
+                self._fire(out, axes.index(y), q)
+            out += msg * a
+            for y in self.close[n]:
+                out, axes = self._contract(out, axes, y, finals)
+            msg = out
+        return msg
 
-    def _fire_back_inplace(self, b, steps):
-        """The transpose of :meth:`_fire_inplace` (backward messages)."""
-        n_b = b.shape[0]
-        rs = b[0].size
-        for bit, q in reversed(steps):
-            v = b.reshape(n_b >> (bit + 1), 2, (1 << bit) * rs)
-            half = self._half[:(n_b >> 1) * rs].reshape(n_b >> (bit + 1), (1 << bit) * rs)
-            np.multiply(v[:, 0], 1.0 - q, out=half)
-            v[:, 1] *= q
-            v[:, 1] += half
+    def _introduce(self, msg, axes, y):
+        s = self.start[y]
+        return np.stack([msg * s[0], msg * s[1]]), [y] + axes
+
+    def _contract(self, msg, axes, y, finals=None):
+        k = axes.index(y)
+        f = self.final[y] if not finals or y not in finals else finals[y]
+        lead = (slice(None),) * k
+        out = msg[lead + (0,)] * f[0][:, None]
+        out += msg[lead + (1,)] * f[1][:, None]
+        return out, axes[:k] + axes[k + 1:]
+
+    def _fire(self, d, k, q):
+        """The condition is present: leaf at axis ``k``, if still off, stays off with its
+        inhibitor ``q``, else fires now."""
+        lead = (slice(None),) * k
+        still = d[lead + (1,)]
+        d[lead + (0,)] += still * (1.0 - q)
+        still *= q
+
+    def _fire_back(self, d, k, q):
+        """The transpose of :meth:`_fire` (backward messages)."""
+        lead = (slice(None),) * k
+        fired = d[lead + (0,)]
+        still = d[lead + (1,)]
+        still *= q
+        still += fired * (1.0 - q)
 
     def present(self) -> dict:
         """``{condition position: sum over states of the pass with that condition present}``.
 
-        Uses ``sum_B T(F)[B] back[B] = sum_B F[B] T'(back)[B]``: one transposed step per
-        condition serves both its share and the next backward message."""
+        Uses ``sum T(F) back = sum F T'(back)``: one transposed step per condition serves both
+        its share and the next backward message."""
         out = {}
-        shape = self.forward[0].shape
-        back = self._buffer("fired_back", shape)
-        back[...] = self.final[:, :, None]
-        moved = self._buffer("fired_moved", shape)
+        back, axes = np.ones(self.shape), []
         for n in reversed(range(len(self.positions))):
+            # undo step n's contractions: the leaves come back with their likelihoods
+            for y in reversed(self.close[n]):
+                k = self._closed_axis(n, y)
+                f = self.final[y]
+                back = np.stack([back * f[0][:, None], back * f[1][:, None]], axis=k)
+                axes = axes[:k] + [y] + axes[k:]
+            assert axes == self.layout[n]
             j = self.positions[n]
             a, b = self.parts[n]
-            np.copyto(moved, back)
-            self._fire_back_inplace(moved, self.steps[n])
-            out[j] = b[0] * np.multiply(self.forward[n], moved, out=self._tmp).sum(axis=0)
-            moved *= b
-            back *= a
-            back += moved
+            moved = back.copy()
+            for y, q in reversed(self.steps[n]):
+                self._fire_back(moved, axes.index(y), q)
+            share = self.pre[n] * moved
+            out[j] = b * share.reshape(-1, *self.shape).sum(axis=0)
+            back = back * a
+            back += moved * b
+            for y in reversed(self.intro[n]):  # entered here (the last one on axis 0):
+                s = self.start[y]  # weighted by the leak, summed out
+                back = back[0] * s[0] + back[1] * s[1]
+                axes = axes[1:]
+        if self.isolated:
+            iso = self._isolated_factor()[:, None]
+            out = {j: v * iso for j, v in out.items()}
         return out
+
+    def _closed_axis(self, n, y) -> int:
+        """The axis leaf ``y`` held when step ``n`` contracted it (leaves contract in order)."""
+        axes = list(self.layout[n])
+        for x in self.close[n]:
+            if x == y:
+                return axes.index(y)
+            axes.remove(x)
+        raise KeyError(y)
 
     def still_off(self, y) -> np.ndarray:
         """The pass's total restricted to the sets in which leaf ``y`` is still off."""
-        n_b = self.final.shape[0]
-        mask = ((np.arange(n_b) >> self.bit[y]) & 1).astype(float)
-        return self._total(self.forward[-1], self.final * mask[:, None])
+        return self.rerun({}, {y: (1.0, 0.0)})
 
     def rerun(self, scale: dict, leaves: dict | None = None) -> np.ndarray:
         """The pass's total with the likelihoods of the conditions at the positions in ``scale``
         and of the kept leaves in ``leaves`` multiplied by ``(off, on)`` factors: reruns from the
-        first scaled condition (only the final weighting when no condition is scaled)."""
-        final = self.final
-        n_b = final.shape[0]
+        first step they touch."""
+        finals, first = {}, []
         for y, (off, on) in (leaves or {}).items():
-            still = ((np.arange(n_b) >> self.bit[y]) & 1).astype(bool)
-            final = final * np.where(still, off, on)[:, None]
-        touched = [self.where[j] for j in scale if j in self.where]
-        if not touched:
-            return self._total(self.forward[-1], final)
-        d = self.forward[min(touched)]
-        shape = d.shape
-        ping = (self._buffer("fired_ping", shape), self._buffer("fired_pong", shape))
-        for k, n in enumerate(range(min(touched), len(self.positions))):
-            d = self._step(d, n, scale.get(self.positions[n], (1.0, 1.0)), out=ping[k % 2])
-        return self._total(d, final)
+            i = self.bit[y]
+            finals[i] = self.final[i] * np.array([on, off])[:, None]
+            if i not in self.isolated:
+                first.append(next(n for n, c in enumerate(self.close) if i in c))
+        first += [self.where[j] for j in scale if j in self.where]
+        core = self.core
+        if first:
+            n0 = min(first)
+            core = self._forward(n0, self.pre[n0], list(self.layout[n0]), scale=scale,
+                                 finals=finals)
+        return core * self._isolated_factor(finals)[:, None]
