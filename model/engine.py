@@ -34,7 +34,6 @@ from functools import cached_property
 
 import numpy as np
 
-from ._parallel import WORKERS, chunk_map
 from .enumeration import CauseEnumeration, positive_or_soft
 
 _LETTERS = string.ascii_letters
@@ -904,19 +903,16 @@ class _Tree:
         return plan
 
     BUDGET = 1 << 21  # clique entries per call (times the rows): bounds memory for any batch
-    PARALLEL_WORK = 1 << 18  # rows * largest clique from which a call is split over the cores
 
     def run(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
             pseudo: dict | None = None):
         """Run in chunks of rows so that ``rows * largest clique`` stays within ``BUDGET``."""
         step = max(1, self.BUDGET // self.max_clique_size)
-        if batch * self.max_clique_size >= self.PARALLEL_WORK and WORKERS > 1:
-            step = min(step, -(-batch // WORKERS))  # at least one chunk per core
         if batch <= step:
             return self._run_rows(lik, batch, variables, pseudo)
-        parts = chunk_map(lambda i: self._run_rows({v: a[i:i + step] for v, a in lik.items()},
-                                                   min(step, batch - i), variables, pseudo),
-                          range(0, batch, step))
+        parts = [self._run_rows({v: a[i:i + step] for v, a in lik.items()},
+                                min(step, batch - i), variables, pseudo)
+                 for i in range(0, batch, step)]
         marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
         log_z = np.concatenate([p[1] for p in parts])
         ratios = None
@@ -1111,7 +1107,7 @@ class _Plan:
         divided by its per-row maximum (only a per-row constant, so marginals stay right) and
         ``log=True`` also returns the summed log-scales of the collect messages for ``log Z``.
         ``pseudo_out`` receives ``Z`` of every pseudo-case per row (an argument, not state on
-        the plan: chunks of one call run the same plan from several threads)."""
+        the plan, which is shared by every caller of the tree, Streamlit's threads included)."""
         buf = list(self.slots)
         for slot, vec in zip(self.ev_slots, vecs):
             buf[slot] = vec

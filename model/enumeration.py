@@ -30,8 +30,6 @@ import threading
 
 import numpy as np
 
-from ._parallel import WORKERS, chunk_map
-
 
 def positive_or_soft(vec: np.ndarray, off: int) -> np.ndarray:
     """Per row: evidence on a noisy-OR leaf that is positive or soft (``P(on) > 0`` and not
@@ -65,7 +63,6 @@ class CauseEnumeration:
 
     BUDGET = 1 << 16      # rows * open states per chunk: bounds memory for any batch
     FIRED_BUDGET = 1 << 18  # rows * open states * fired states per chunk (fewer, larger calls)
-    PARALLEL_WORK = 1 << 14  # rows * open states from which a call is split over the cores
 
     def __init__(self, cards, causes, conditions, noisy, tables, generic=()):
         self.cards = np.asarray(cards)
@@ -256,22 +253,16 @@ class CauseEnumeration:
             raise ValueError(f"variables {unknown} are outside the enumerated layer")
         per_row = grid["n_open"] << len(kept)
         step = max(1, min(self.BUDGET // grid["n_open"], self.FIRED_BUDGET // per_row))
-        if batch * per_row >= self.PARALLEL_WORK and WORKERS > 1:
-            step = min(step, -(-batch // WORKERS))  # at least one chunk per core
         if batch <= step:
             return self._run_rows(lik, batch, variables, pseudo, opened, grid, params, kept)
-
-        def chunk(i):
+        parts = []
+        for i in range(0, batch, step):
             sub = {v: a[i:i + step] for v, a in lik.items()}
             sub_params = None if params is None else dict(
                 params, case=(params["case"] if "case" in params else np.arange(batch))[
                     i:i + step])
-            return self._run_rows(sub, min(step, batch - i), variables, pseudo, opened, grid,
-                                  sub_params, kept)
-
-        # numpy releases the GIL in its loops over these arrays, so chunks run on all cores
-        # (work buffers are per thread)
-        parts = chunk_map(chunk, range(0, batch, step))
+            parts.append(self._run_rows(sub, min(step, batch - i), variables, pseudo, opened,
+                                        grid, sub_params, kept))
         marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
         log_z = np.concatenate([p[1] for p in parts])
         ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
@@ -385,7 +376,7 @@ class CauseEnumeration:
         b_on *= lam_on[:, None, :]
         g = np.add(a_off, b_on, out=scratch("g"))
         # conditions linked to a kept positive leaf go through the fired-state pass instead
-        fired = _Fired(self, kept, norm, a_off, b_on, self._buffer) if kept else None
+        fired = _Fired(self, kept, norm, a_off, b_on) if kept else None
         free = np.ones(n_k, dtype=bool)
         if fired is not None:
             free[fired.positions] = False
@@ -578,7 +569,7 @@ class _Fired:
     starts at the first step they touch.
     """
 
-    def __init__(self, enum, kept, norm, a_off, b_on, buffer):
+    def __init__(self, enum, kept, norm, a_off, b_on):
         batch, n_open, _ = a_off.shape
         self.bit = {y: i for i, y in enumerate(kept)}
         self.start, self.final = [], []  # per leaf: (fired, still off) weights
@@ -597,7 +588,6 @@ class _Fired:
         self.parts = [(np.ascontiguousarray(a_off[:, :, j]), np.ascontiguousarray(b_on[:, :, j]))
                       for j in order]
         self.shape = (batch, n_open)
-        self._buffer = buffer
         self.pre, self.layout = [], []  # per step: the message before the condition, its bits
         # leaves linked to no condition here: a factor per row (leak times likelihood)
         self.isolated = [i for i, q in enumerate(links) if not np.any(q < 1.0)]

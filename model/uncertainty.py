@@ -160,14 +160,6 @@ def condition_parameters(model, mechanisms, acts) -> dict:
     return {"leak": leak, "inhibitors": inhibitors}
 
 
-# Work per case (open cause states x Quickscore rows x fired states, see
-# CauseEnumeration.accepts) up to which the draws run in the cause enumeration. Higher than the
-# engine's own limit: the alternative here is the parameter-expanded network, whose junction
-# trees cost far more than the plain network's (measured on sampled cases: the enumeration is
-# faster up to about 2 ** 15, slower for thousands of open cause states).
-ENUMERATION_MAX_WORK = 1 << 15
-
-
 def _enumerated(model, vectors: dict, draws: int, seed: int, grades, names):
     """All draws of one case in one call of the cause enumeration, or ``None`` when the engine
     would not take the case that way (then the expanded network is used)."""
@@ -182,7 +174,7 @@ def _enumerated(model, vectors: dict, draws: int, seed: int, grades, names):
         scaled = np.vstack([np.ones((1, ratio.shape[1])), ratio])
         lik[i] = lik[i] * scaled if i in lik else scaled
     keep = engine._keep_set(engine._positive_outer(lik))
-    if engine._enumeration_for(lik, batch, keep, ENUMERATION_MAX_WORK)[0] is None:
+    if engine._enumeration_for(lik, batch, keep)[0] is None:  # the engine's own cost rule
         return None
     marg, _ = engine.posterior(lik, batch, [engine.index[v] for v in names],
                                params=condition_parameters(model, mechanisms, acts))
