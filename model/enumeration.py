@@ -62,7 +62,7 @@ class CauseEnumeration:
     """
 
     BUDGET = 1 << 16      # rows * open states per chunk: bounds memory for any batch
-    FIRED_BUDGET = 1 << 18  # rows * open states * fired states per chunk (fewer, larger calls)
+    FIRED_BUDGET = 1 << 18  # rows * open states * mean fired states per chunk
 
     def __init__(self, cards, causes, conditions, noisy, tables, generic=()):
         self.cards = np.asarray(cards)
@@ -251,8 +251,9 @@ class CauseEnumeration:
         unknown = [v for v in kept if v not in self.kept_ok]
         if unknown:
             raise ValueError(f"variables {unknown} are outside the enumerated layer")
-        per_row = grid["n_open"] << len(kept)
-        step = max(1, min(self.BUDGET // grid["n_open"], self.FIRED_BUDGET // per_row))
+        # the fired-state pass stores one message per condition, of mean size fired_states
+        per_row = grid["n_open"] * self.fired_states(kept)
+        step = max(1, min(self.BUDGET // grid["n_open"], int(self.FIRED_BUDGET // per_row)))
         if batch <= step:
             return self._run_rows(lik, batch, variables, pseudo, opened, grid, params, kept)
         parts = []
@@ -627,7 +628,10 @@ class _Fired:
 
     def _introduce(self, msg, axes, y):
         s = self.start[y]
-        return np.stack([msg * s[0], msg * s[1]]), [y] + axes
+        out = np.empty((2,) + msg.shape)
+        np.multiply(msg, s[0], out=out[0])
+        np.multiply(msg, s[1], out=out[1])
+        return out, [y] + axes
 
     def _contract(self, msg, axes, y, finals=None):
         k = axes.index(y)
@@ -665,7 +669,11 @@ class _Fired:
             for y in reversed(self.close[n]):
                 k = self._closed_axis(n, y)
                 f = self.final[y]
-                back = np.stack([back * f[0][:, None], back * f[1][:, None]], axis=k)
+                wide = np.empty(back.shape[:k] + (2,) + back.shape[k:])
+                lead = (slice(None),) * k
+                np.multiply(back, f[0][:, None], out=wide[lead + (0,)])
+                np.multiply(back, f[1][:, None], out=wide[lead + (1,)])
+                back = wide
                 axes = axes[:k] + [y] + axes[k:]
             assert axes == self.layout[n]
             j = self.positions[n]
