@@ -1,6 +1,6 @@
 """Time credible intervals for one case (Model.intervals): compile once, then per case.
 
-    python bench/bench_intervals.py [--draws 100] [--cases 8]
+    python bench/bench_intervals.py [--draws 100] [--cases 40]
 
 Run by hand, not in CI. Prints the one-off build/compile time and the median per-case time
 over cases sampled from data/cases.csv-like synthetic runners. Most cases run as one call of the

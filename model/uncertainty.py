@@ -7,15 +7,17 @@ the log-odds scale, ``logit(a') = logit(a) + logit_sd * z``, and each cause prio
 median draw of every parameter. (A Beta with the same mean is not used: for rare events such as a
 base rate of 1e-4 its central interval can exclude the point value itself.)
 
-Propagation is Monte Carlo and exact per draw: in the parameter-expanded network
-(:mod:`model.expanded`) a draw is soft evidence on the mechanism and cause nodes, so all draws for
-one case run as one batched engine call, without recompiling anything. The interval is the central
-``level`` quantile range of the draws. Same seed, same intervals.
+Propagation is Monte Carlo and exact per draw. With the default scope, most cases run as one call
+of the cause enumeration (:mod:`model.enumeration`): the draws are rows, each with its own
+noisy-OR parameters for the conditions, so nothing is compiled. Cases the engine would not
+enumerate (thousands of open cause states, or many findings present) use the parameter-expanded
+network (:mod:`model.expanded`), where a draw is soft evidence on the mechanism and cause nodes,
+all draws of one case one batched engine call. The interval is the central ``level`` quantile range of the
+draws. Same seed, same intervals (the two ways give the same numbers, tested).
 
 Scope: by default the priors, base rates and cause -> condition links are uncertain (285-node
 expanded network); ``scope='all'`` adds every symptom likelihood (about 700 nodes, much slower to
-compile). Cost: one batch of ``draws + 1`` cases; the engine compiles one junction tree per
-pattern of positive answers and caches it (``bench/bench_intervals.py`` measures both).
+compile, always the expanded network). ``bench/bench_intervals.py`` measures the time per case.
 """
 from __future__ import annotations
 
