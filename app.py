@@ -228,8 +228,10 @@ def section_how_sure(m, answers: dict) -> pd.DataFrame | None:
                    f"{_in_words(str(exc), m.questions)}", icon=":material/error:")
         return None
     st.caption(f"The black line on each bar is its {level:.0%} credible interval: the range the "
-               "probability stays in when the published numbers behind the model are varied "
-               "within the uncertainty of their evidence grade. Weaker evidence, wider line.")
+               "probability stays in when the published numbers behind the model (how common "
+               "each condition is and how much each risk factor raises it) are varied within "
+               "the uncertainty of their evidence grade. Weaker evidence, wider line. How "
+               "strongly each symptom points to a condition is held fixed here.")
     return intervals
 
 
