@@ -164,16 +164,7 @@ class CauseEnumeration:
     def fired_states(self, keep) -> float:
         """The fired-state pass's mean message size per condition for the kept leaves ``keep``
         (1 when none): the factor its work adds to the plain enumeration."""
-        if not keep:
-            return 1.0
-        kept = tuple(sorted(keep))
-        order, intro, close = self.fired_order(kept)
-        sizes, active = [], 0
-        for new, gone in zip(intro, close):
-            active += len(new)
-            sizes.append(2 ** active)
-            active -= len(gone)
-        return max(1.0, sum(sizes) / max(len(sizes), 1))
+        return self.fired_order(keep)[3] if keep else 1.0
 
     # ------------------------------------------------------------------------------------
     def open_causes(self, lik: dict, batch: int) -> tuple[int, ...]:
@@ -269,34 +260,39 @@ class CauseEnumeration:
         ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
         return marg, log_z, ratios
 
-    def fired_order(self, kept: tuple) -> tuple:
-        """The conditions linked to the kept leaves in the order the fired-state pass visits
-        them, with the leaves (by index) entering before and leaving after each: greedily the
-        next condition that keeps the fewest leaves open (cached per set of kept leaves)."""
-        got = self._orders.get(kept)
+    def fired_order(self, keep) -> tuple:
+        """How the fired-state pass visits the conditions linked to the kept leaves ``keep``:
+        ``(conditions in order, leaves entering before each, leaves leaving after each, mean
+        message size)``, leaves by variable. Greedily the next condition keeps the fewest leaves
+        open. Cached per set of kept leaves."""
+        key = frozenset(keep)
+        got = self._orders.get(key)
         if got is not None:
             return got
-        links = [set(np.flatnonzero(self.kept_ok[y][2] < 1.0).tolist()) for y in kept]
-        remaining = set().union(*links) if links else set()
-        active, done = set(), set()
-        order, intro, close = [], [], []
+        links = {y: set(np.flatnonzero(self.kept_ok[y][2] < 1.0).tolist()) for y in sorted(key)}
+        remaining = set().union(*links.values()) if links else set()
+        active = set()
+        order, intro, close, sizes = [], [], [], []
         while remaining:
             best = None
             for j in sorted(remaining):
-                new = {y for y, lk in enumerate(links) if j in lk and y not in active}
+                new = {y for y, lk in links.items() if j in lk and y not in active}
                 rest = remaining - {j}
                 closing = {y for y in active | new if not links[y] & rest}
-                key = (len(active | new), -len(closing), j)
-                if best is None or key < best[0]:
-                    best = (key, j, new, closing)
+                rank = (len(active | new), -len(closing), j)
+                if best is None or rank < best[0]:
+                    best = (rank, j, new, closing)
             _, j, new, closing = best
             order.append(j)
             intro.append(sorted(new))
             close.append(sorted(closing))
+            sizes.append(2 ** len(active | new))
             active = (active | new) - closing
-            done |= closing
             remaining.discard(j)
-        got = self._orders[kept] = (order, intro, close)
+        mean = max(1.0, sum(sizes) / max(len(sizes), 1))
+        if len(self._orders) > 1024:
+            self._orders.pop(next(iter(self._orders)))
+        got = self._orders[key] = (order, intro, close, mean)
         return got
 
     def _buffer(self, name: str, shape: tuple) -> np.ndarray:
@@ -580,10 +576,11 @@ class _Fired:
             self.start.append((1.0 - leak, leak))
             self.final.append(np.stack([norm[y][:, 1 - off], norm[y][:, off]]))  # (2, rows)
             links.append(q)
-        order, intro, close = enum.fired_order(kept)
+        order, intro, close, _ = enum.fired_order(kept)
         self.positions = order
         self.where = {j: n for n, j in enumerate(order)}
-        self.intro, self.close = intro, close
+        self.intro = [[self.bit[y] for y in ys] for ys in intro]  # leaves by index from here
+        self.close = [[self.bit[y] for y in ys] for ys in close]
         self.steps = [[(i, links[i][j]) for i in range(len(kept)) if links[i][j] < 1.0]
                       for j in order]
         self.parts = [(np.ascontiguousarray(a_off[:, :, j]), np.ascontiguousarray(b_on[:, :, j]))

@@ -12,8 +12,8 @@ of the cause enumeration (:mod:`model.enumeration`): the draws are rows, each wi
 noisy-OR parameters for the conditions, so nothing is compiled. Cases the engine would not
 enumerate (thousands of open cause states, or many findings present) use the parameter-expanded
 network (:mod:`model.expanded`), where a draw is soft evidence on the mechanism and cause nodes,
-all draws of one case one batched engine call. The interval is the central ``level`` quantile range of the
-draws. Same seed, same intervals (the two ways give the same numbers, tested).
+all draws of one case one batched engine call. The interval is the central ``level`` quantile
+range of the draws. Same seed, same intervals (the two ways give the same numbers, tested).
 
 Scope: by default the priors, base rates and cause -> condition links are uncertain (285-node
 expanded network); ``scope='all'`` adds every symptom likelihood (about 700 nodes, much slower to
