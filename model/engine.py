@@ -537,13 +537,19 @@ class Engine:
         return None, keep
 
     def _run(self, tree: "_Tree", lik: dict, batch: int, keep: frozenset, inner: list[int],
-             pseudo: dict | None = None, params: dict | None = None):
+             pseudo: dict | None = None, params: dict | None = None,
+             pseudo_marginals: bool = False):
         """Expand, run the tree and recombine the signed Quickscore rows of each case.
 
         Returns normalised marginals of ``inner``, ``log Z`` per case (``-inf`` where the
-        evidence has probability zero) and the per-case ratios of the ``pseudo`` cases."""
+        evidence has probability zero) and the per-case ratios of the ``pseudo`` cases (with
+        ``pseudo_marginals``, only for the cause enumeration: arrays ``(batch, 1 + conditions)``,
+        see :meth:`CauseEnumeration.run`)."""
         rows, case, coef = self._expand(lik, batch, keep)
-        if params is None:
+        if pseudo_marginals:
+            marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None,
+                                                  pseudo_marginals=True)
+        elif params is None:
             marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None)
         else:  # the expanded rows carry their case's parameters
             params = dict(params, case=case)
@@ -580,9 +586,9 @@ class Engine:
         if row_ratio is not None:
             ratios = {}
             for y, r in row_ratio.items():
-                acc = np.zeros(batch)
-                np.add.at(acc, case, weight * r)
-                ratios[y] = acc / safe_z
+                acc = np.zeros((batch,) + r.shape[1:])
+                np.add.at(acc, case, (weight * r.T).T)
+                ratios[y] = (acc.T / safe_z).T
         return out, log_z, ratios
 
     def _pseudo(self, y: int, keep: frozenset, lik: dict):
@@ -644,6 +650,141 @@ class Engine:
         idx = None if variables is None else [self.index[v] for v in variables]
         marg, _ = self.posterior(lik, 1, idx)
         return {self.variables[i]: m[0] for i, m in marg.items()}
+
+    OUTCOME_BUDGET = 1 << 21  # quickscore rows x open states x pseudo-cases per call
+
+    def outcomes(self, lik: dict[int, np.ndarray], candidates: list[dict],
+                 variables: list[int]):
+        """One case with each candidate's evidence added, from the case's own enumeration.
+
+        The next-question ranking asks for the same case with one more answer, for every answer
+        of every unanswered question. Instead of one evidence row per candidate (each its own
+        run), every candidate becomes pseudo-cases of the case: a likelihood on a cause or a
+        kept leaf multiplies in directly; one on a finding with no evidence yet is
+        ``on * Z(e) + (off - on) * Z(e, finding absent)``, and "absent" folds into constant
+        likelihoods on the finding's conditions (:meth:`_pseudo`). One run then gives every
+        pseudo-case's ``Z`` ratio and condition masses (:meth:`CauseEnumeration.run`).
+
+        Parameters
+        ----------
+        lik : dict
+            The case, ``{index: (1, card)}``.
+        candidates : list of dict
+            Extra evidence ``{index: likelihood vector}`` per candidate (multiplied in).
+        variables : list of int
+            Conditions (noisy-OR) whose marginals are wanted.
+
+        Returns
+        -------
+        ``None`` when the case does not run in the cause enumeration (use rows), else
+        ``(marginals {index: (n, 2)}, log_z (n,), done (n,) bool)``: ``log_z`` is
+        ``log P(case and candidate)`` (``-inf`` when impossible); candidates not ``done`` put
+        evidence on a finding that already has some, or above one that has (run them as rows).
+        """
+        enum = self.enumeration if self.use_enumeration else None
+        if enum is None or enum.generic or any(v not in enum.k_of for v in variables):
+            return None
+        if not self.check_possible(lik, 1)[0]:
+            raise ImpossibleEvidence(np.array([0]))
+        keep = self._keep_set(self._positive_outer(lik))
+        if not enum.accepts(lik, 1, keep, self.foldable):
+            return None
+        n = len(candidates)
+        done = np.zeros(n, dtype=bool)
+        terms, pseudo = [], {(): {}}  # per candidate [(coefficient, pseudo key)]
+        for c, cand in enumerate(candidates):
+            parts = self._candidate_terms(cand, lik, keep)
+            if parts is None:
+                terms.append(())
+                continue
+            done[c] = True
+            row = []
+            for coef, vecs in parts:
+                key = tuple(sorted((v, vec.tobytes()) for v, vec in vecs.items()))
+                pseudo.setdefault(key, vecs)
+                row.append((coef, key))
+            terms.append(row)
+        keys = list(pseudo)
+        n_rows = 1 << sum(1 for v, vec in lik.items() if v in self.foldable and v not in keep
+                          and positive_or_soft(vec, self.foldable[v][0])[0])
+        step = max(1, self.OUTCOME_BUDGET // (n_rows * enum.n_states(lik, 1)))
+        table = {}
+        for i in range(0, len(keys), step):
+            names = {f"p{j}": pseudo[k] for j, k in enumerate(keys[i:i + step], start=i)}
+            _, log_z, ratios = self._run(enum, lik, 1, keep, [], names, pseudo_marginals=True)
+            table.update({keys[int(name[1:])]: r[0] for name, r in ratios.items()})
+        marg = {v: np.zeros((n, 2)) for v in variables}
+        out_log_z = np.full(n, -np.inf)
+        order = [enum.k_of[v] for v in variables]
+        for c, row in enumerate(terms):
+            if not done[c]:
+                continue
+            acc = sum(coef * table[key] for coef, key in row)
+            ratio = acc[0]
+            if not ratio > 0:
+                continue
+            out_log_z[c] = log_z[0] + np.log(ratio)
+            on = np.clip(acc[1:][order] / ratio, 0.0, 1.0)
+            for v, p, j in zip(variables, on, order):
+                off = enum.off[j]
+                marg[v][c, 1 - off] = p
+                marg[v][c, off] = 1.0 - p
+        # an exact zero can hide in a rounded difference: decide possibility exactly for the
+        # candidates on variables of CPTs with zeros (the others keep the case's possibility)
+        exact = [c for c in np.flatnonzero(done)
+                 if any(v in self._constrained for v in candidates[c])]
+        if exact:
+            rows = {v: np.repeat(a, len(exact), axis=0) for v, a in lik.items()}
+            for r, c in enumerate(exact):
+                for v, vec in candidates[c].items():
+                    if v not in rows:
+                        rows[v] = np.ones((len(exact), self.cards[v]))
+                    rows[v][r] = rows[v][r] * vec
+            bad = np.asarray(exact)[~self.check_possible(rows, len(exact))]
+            out_log_z[bad] = -np.inf
+            for v in variables:
+                marg[v][bad] = 0.0
+        return marg, out_log_z, done
+
+    @cached_property
+    def _constrained(self) -> frozenset:
+        """Variables in the scope of a CPT with zero entries."""
+        return frozenset(v for f in self._constraints for v in f.scope)
+
+    def _candidate_terms(self, cand: dict, lik: dict, keep: frozenset):
+        """A candidate's evidence as ``[(coefficient, {var: vector})]`` pseudo-cases of the
+        case ``lik``, or ``None`` when it cannot be written so."""
+        terms = [(1.0, {})]
+        outer = [v for v in cand if v in self.foldable and v not in keep]
+        for v in outer:  # a leaf above another of the candidate's leaves: use rows
+            if any(d in cand for d in self._outer_descendants(v)):
+                return None
+        for v, vec in cand.items():
+            vec = np.asarray(vec, dtype=float)
+            if v not in outer:  # a cause, a condition or a kept leaf: multiplies in
+                terms = [(c, _times(d, {v: vec})) for c, d in terms]
+                continue
+            if v in lik:  # fine when it only rescales the evidence already there (symptom
+                # answers all say "leg pain": nothing new once pain is reported)
+                support = lik[v][0] > 0
+                if not np.all(vec[support] == vec[support][0]):
+                    return None
+                terms = [(c * float(vec[support][0]), d) for c, d in terms]
+                continue
+            fold = self._pseudo(v, keep, lik)
+            if fold is None:
+                return None
+            scalar, vecs = fold
+            off = self.foldable[v][0]
+            w_on, w_off = float(vec[1 - off]), float(vec[off])
+            new = []
+            for c, d in terms:
+                if w_on != 0:  # the leaf dropped
+                    new.append((c * w_on, d))
+                if w_off != w_on:  # the leaf forced absent
+                    new.append((c * (w_off - w_on) * scalar, _times(d, vecs)))
+            terms = new
+        return terms
 
     SMALL_GROUP = 8  # rows sharing a pattern below which each row runs on its own sliced tree
     MERGE_WORK = 1 << 11  # union open states x terms per row for rows merged into one call
@@ -1230,6 +1371,14 @@ def _topological(variables, network):
     for v in variables:
         visit(v)
     return order
+
+
+def _times(vecs: dict, more: dict) -> dict:
+    """Likelihood dicts multiplied (a new dict)."""
+    out = dict(vecs)
+    for v, vec in more.items():
+        out[v] = out[v] * vec if v in out else np.asarray(vec, dtype=float)
+    return out
 
 
 def _outer(vectors):

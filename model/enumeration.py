@@ -217,7 +217,7 @@ class CauseEnumeration:
         return got
 
     def run(self, lik: dict, batch: int, variables, pseudo: dict | None = None,
-            params: dict | None = None):
+            params: dict | None = None, pseudo_marginals: bool = False):
         """Marginals of ``variables``, ``log Z`` and pseudo-case ratios per row.
 
         Same contract as the junction tree's ``run``: ``lik`` maps inner variables (and kept
@@ -226,8 +226,13 @@ class CauseEnumeration:
         row. ``params`` optionally gives noisy-OR parameters of the conditions (parameter
         draws): ``{"leak": (P, conditions), "inhibitors": {cause: (P, card, conditions)}}`` in
         the order of :attr:`conditions`, and ``"case"``: the parameter row of each row (default:
-        row i uses parameter row i).
+        row i uses parameter row i). With ``pseudo_marginals`` each pseudo-case's entry is a
+        ``(batch, 1 + conditions)`` array: the ratio, then ``P(condition present, rows and
+        pseudo) / Z(rows)`` for every condition (in the order of :attr:`conditions`), so one run
+        scores many variations of the same rows (the next-question ranking).
         """
+        if pseudo_marginals and self.generic:
+            raise ValueError("pseudo-case marginals need noisy-OR conditions only")
         variables = list(variables)
         opened = self.open_causes(lik, batch)
         grid = self._grid(opened)
@@ -246,7 +251,8 @@ class CauseEnumeration:
         per_row = grid["n_open"] * self.fired_states(kept)
         step = max(1, min(self.BUDGET // grid["n_open"], int(self.FIRED_BUDGET // per_row)))
         if batch <= step:
-            return self._run_rows(lik, batch, variables, pseudo, opened, grid, params, kept)
+            return self._run_rows(lik, batch, variables, pseudo, opened, grid, params, kept,
+                                  pseudo_marginals)
         parts = []
         for i in range(0, batch, step):
             sub = {v: a[i:i + step] for v, a in lik.items()}
@@ -254,7 +260,7 @@ class CauseEnumeration:
                 params, case=(params["case"] if "case" in params else np.arange(batch))[
                     i:i + step])
             parts.append(self._run_rows(sub, min(step, batch - i), variables, pseudo, opened,
-                                        grid, sub_params, kept))
+                                        grid, sub_params, kept, pseudo_marginals))
         marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
         log_z = np.concatenate([p[1] for p in parts])
         ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
@@ -305,7 +311,8 @@ class CauseEnumeration:
             buf = pool[name] = np.empty(max(size, 1 << 12))
         return buf[:size].reshape(shape)
 
-    def _run_rows(self, lik, batch, variables, pseudo, opened, grid, params, kept):
+    def _run_rows(self, lik, batch, variables, pseudo, opened, grid, params, kept,
+                  pseudo_marginals=False):
         cards = self.cards
         n_k = len(self.conditions)
         n_open, at_open = grid["n_open"], grid["at"]
@@ -466,17 +473,20 @@ class CauseEnumeration:
             else:
                 raise ValueError(f"variable {v} is not in the enumerated layer")
             marg[v] = m
-        ratios = self._ratios(pseudo, weight, z, live, lam_off, lam_on, off_p, g, at, generic,
-                              batch, n_open, fired)
+        if pseudo_marginals and pseudo:
+            ratios = self._pseudo_marginals(pseudo, weight, outside, z, live, lam_off, lam_on,
+                                            off_p, g, a_off, b_on, norm, at, kept, fired,
+                                            scratch("on"))
+        else:
+            ratios = self._ratios(pseudo, weight, z, live, lam_off, lam_on, off_p, g, at,
+                                  generic, batch, n_open, fired)
         return marg, log_z, ratios
 
-    def _ratios(self, pseudo, weight, z, live, lam_off, lam_on, off_p, g, at, generic, batch,
-                n_open, fired):
-        """``Z(rows and pseudo likelihoods) / Z(rows)`` for every pseudo-case, all at once for
-        the likelihoods on free noisy-OR conditions (one gather over all (pseudo, condition)
-        pairs); conditions in the fired-state pass rerun it from the first one touched."""
-        if not pseudo:
-            return {}
+    def _pair_table(self, pseudo: dict):
+        """The pseudo-cases' likelihoods on noisy-OR conditions as flat (pseudo, condition)
+        pairs: ``(slot, cond, v_off, v_on, other)``; ``slot`` is ``(pseudo, width)`` indices
+        into the pairs (the last index: a neutral pair), ``other`` the likelihoods on other
+        variables as ``(pseudo index, variable, vector)``. Cached per set of pseudo dicts."""
         names = list(pseudo)
         key = tuple((y, id(pseudo[y])) for y in names)
         pairs = self._pairs.get(key)
@@ -503,7 +513,17 @@ class CauseEnumeration:
             if len(self._pairs) > 512:
                 self._pairs.pop(next(iter(self._pairs)))
             self._pairs[key] = pairs
-        slot, cond, v_off, v_on, other, _ = pairs
+        return pairs[:5]
+
+    def _ratios(self, pseudo, weight, z, live, lam_off, lam_on, off_p, g, at, generic, batch,
+                n_open, fired):
+        """``Z(rows and pseudo likelihoods) / Z(rows)`` for every pseudo-case, all at once for
+        the likelihoods on free noisy-OR conditions (one gather over all (pseudo, condition)
+        pairs); conditions in the fired-state pass rerun it from the first one touched."""
+        if not pseudo:
+            return {}
+        names = list(pseudo)
+        slot, cond, v_off, v_on, other = self._pair_table(pseudo)
         lo, ln = lam_off[:, cond] * v_off, lam_on[:, cond] * v_on  # (R, pairs)
         op = off_p[:, :, cond]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -548,6 +568,112 @@ class CauseEnumeration:
         return {y: np.where(live, num[:, i] / safe, 0.0) for i, y in enumerate(names)}
 
 
+    def _fired_touch(self, vecs: dict, fired) -> tuple[dict, dict]:
+        """A pseudo-case's likelihoods that reach the fired-state pass: ``(scale, leaves)``,
+        ``{condition position: (off, on)}`` and ``{kept leaf: (off, on)}`` factors."""
+        scale, leaves = {}, {}
+        for v, vec in vecs.items():
+            if v in self.k_of and self.k_of[v] in fired.where:
+                j = self.k_of[v]
+                scale[j] = (float(vec[self.off[j]]), float(vec[1 - self.off[j]]))
+            elif v in fired.bit:
+                off = self.kept_ok[v][0]
+                leaves[v] = (float(vec[off]), float(vec[1 - off]))
+        return scale, leaves
+
+    def _pseudo_marginals(self, pseudo, weight, outside, z, live, lam_off, lam_on, off_p, g,
+                          a_off, b_on, norm, at, kept, fired, on):
+        """Per pseudo-case, ``(rows, 1 + conditions)``: ``Z(rows and pseudo) / Z(rows)``, then
+        ``P(condition present, rows and pseudo) / Z(rows)`` for every condition.
+
+        A pseudo-case multiplies the state weights by a factor per open state (its likelihoods
+        on causes, and on free conditions as ``new g / old g``), so its masses are one matrix
+        product of the weighted states with the conditions' present shares, corrected on the
+        conditions whose likelihoods it changes. Pseudo-cases that reach the fired-state pass
+        (likelihoods on its conditions or kept leaves) rerun it, all of them in one batched pass
+        (rows: pseudo-case x row) that also gives their present shares."""
+        names = list(pseudo)
+        batch, n_open, n_k = g.shape
+        slot, cond, v_off, v_on, other = self._pair_table(pseudo)
+        # (pseudo, condition) pairs on free conditions; those in the pass go through it
+        free = ~np.isin(cond, fired.positions) if fired is not None else \
+            np.ones(len(cond), dtype=bool)
+        fc = np.flatnonzero(free)
+        cf = cond[fc]
+        remap = np.full(len(cond) + 1, len(fc), dtype=np.intp)  # last: the neutral pair
+        remap[fc] = np.arange(len(fc))
+        slot = remap[slot]
+        owner = np.repeat(np.arange(len(names)), slot.shape[1])[
+            np.argsort(slot.ravel(), kind="stable")][:len(fc)]
+        np.divide(b_on, g, out=on, where=g > 0)
+        on[g <= 0] = 0.0
+        b_new = b_on[:, :, cf] * v_on[fc]
+        g_new = a_off[:, :, cf] * v_off[fc]
+        g_new += b_new  # the pair's new factor
+        old = g[:, :, cf]
+        change = np.zeros((batch, n_open, len(fc) + 1))
+        change[:, :, -1] = 1.0
+        np.divide(g_new, old, out=change[:, :, :-1], where=old > 0)
+        on_new = np.zeros_like(g_new)
+        np.divide(b_new, g_new, out=on_new, where=g_new > 0)
+        on_new -= on[:, :, cf]  # how the pair changes the condition's present share
+        factor = change[:, :, slot[:, 0]]  # (R, S, pseudo): all but the pass
+        for w in range(1, slot.shape[1]):
+            factor *= change[:, :, slot[:, w]]
+        for i, v, vec in other:
+            if fired is not None and v in fired.bit:
+                continue  # a kept leaf: the pass
+            if v not in at:
+                raise ValueError(f"pseudo-case likelihood on variable {v} outside the layer")
+            factor[:, :, i] *= vec[at[v]]
+        touched = []
+        if fired is not None:
+            for i, y in enumerate(names):
+                scale, leaves = self._fired_touch(pseudo[y], fired)
+                if scale or leaves:
+                    touched.append((i, scale, leaves))
+        wf = weight[:, :, None] * factor  # weighted states of every pseudo-case
+        rerun = None
+        if touched:  # one batched pass for all of them: rows (pseudo-case, row)
+            t_n = len(touched)
+            parts = [(np.tile(a, (t_n, 1)), np.tile(b, (t_n, 1))) for a, b in fired.parts]
+            norm2 = {y: np.tile(norm[y], (t_n, 1)) for y in kept}
+            for t, (_, scale, leaves) in enumerate(touched):
+                block = slice(t * batch, (t + 1) * batch)
+                for j, (s_off, s_on) in scale.items():
+                    a2, b2 = parts[fired.where[j]]
+                    a2[block] *= s_off
+                    b2[block] *= s_on
+                for y, (f_off, f_on) in leaves.items():
+                    off = self.kept_ok[y][0]
+                    norm2[y][block, off] *= f_off
+                    norm2[y][block, 1 - off] *= f_on
+            rerun = _Fired(self, kept, norm2, parts=parts)
+            z2 = rerun.z.reshape(t_n, batch, n_open)
+            for t, (i, _, _) in enumerate(touched):
+                wf[:, :, i] = outside * factor[:, :, i] * z2[t]
+        num = wf.sum(axis=1)  # (R, pseudo)
+        mass = np.matmul(wf.transpose(0, 2, 1), on)  # (R, pseudo, conditions)
+        corr = np.einsum("rsq,rsq->rq", wf[:, :, owner], on_new)
+        mass[:, owner, cf] += corr  # free conditions whose likelihood the pseudo-case changes
+        if fired is not None:  # conditions in the pass: their present share from the pass
+            shares = fired.present()
+            cols = list(shares)
+            part = np.stack([shares[j] for j in cols], axis=2)  # (R, S, J)
+            of = outside[:, :, None] * factor
+            mass[:, :, cols] = np.matmul(of.transpose(0, 2, 1), part)
+            if rerun is not None:
+                shares2 = rerun.present()
+                for t, (i, _, _) in enumerate(touched):
+                    block = slice(t * batch, (t + 1) * batch)
+                    part2 = np.stack([shares2[j][block] for j in cols], axis=2)
+                    mass[:, i, cols] = np.einsum("rs,rsj->rj", of[:, :, i], part2)
+        safe = np.where(live, z, 1.0)[:, None]
+        out = np.concatenate([num[:, :, None], mass], axis=2) / safe[:, :, None]
+        out[~live] = 0.0
+        return {y: out[:, i, :] for i, y in enumerate(names)}
+
+
 class _Fired:
     """The fired-state pass for positive leaves kept out of Quickscore (rare findings).
 
@@ -566,8 +692,11 @@ class _Fired:
     starts at the first step they touch.
     """
 
-    def __init__(self, enum, kept, norm, a_off, b_on):
-        batch, n_open, _ = a_off.shape
+    def __init__(self, enum, kept, norm, a_off=None, b_on=None, parts=None):
+        """``a_off, b_on``: the conditions' absent and present parts ``(rows, states,
+        conditions)``; or ``parts``: those of the pass's conditions, in its order, as
+        contiguous ``(rows, states)`` pairs (a rerun of another pass with changed rows)."""
+        batch, n_open = (a_off.shape[:2] if parts is None else parts[0][0].shape)
         self.bit = {y: i for i, y in enumerate(kept)}
         self.start, self.final = [], []  # per leaf: (fired, still off) weights
         links = []
@@ -583,8 +712,9 @@ class _Fired:
         self.close = [[self.bit[y] for y in ys] for ys in close]
         self.steps = [[(i, links[i][j]) for i in range(len(kept)) if links[i][j] < 1.0]
                       for j in order]
-        self.parts = [(np.ascontiguousarray(a_off[:, :, j]), np.ascontiguousarray(b_on[:, :, j]))
-                      for j in order]
+        self.parts = parts if parts is not None else [
+            (np.ascontiguousarray(a_off[:, :, j]), np.ascontiguousarray(b_on[:, :, j]))
+            for j in order]
         self.shape = (batch, n_open)
         self.pre, self.layout = [], []  # per step: the message before the condition, its bits
         # leaves linked to no condition here: a factor per row (leak times likelihood)

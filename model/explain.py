@@ -81,6 +81,48 @@ def run_cases(model, rows: list[dict], variables: list[str]):
     return marg, log_z, possible
 
 
+def run_outcomes(model, vectors: dict, extras: list[dict], variables: list[str]):
+    """Like :func:`run_cases` for the rows ``[vectors] + [vectors with extra, ...]``: one case
+    and the same case with each ``extra`` evidence dict multiplied in (its candidate answers).
+
+    Scored from the case's own cause enumeration when it runs there
+    (:meth:`model.engine.Engine.outcomes`); the candidates it cannot take, or every row when
+    the case runs on a junction tree, go through :func:`run_cases`. Same return value.
+    """
+    engine = model.engine
+    index = engine.index
+    rows = [vectors] + [merge(vectors, e) for e in extras]
+    n = len(rows)
+    got = None
+    if model.engine.enumeration is not None and all(v in engine.enumeration.k_of
+                                                    for v in map(index.get, variables)):
+        lik = {index[k]: np.asarray(v, dtype=float)[None, :] for k, v in vectors.items()}
+        cands = [{}] + [{index[k]: np.asarray(v, dtype=float) for k, v in e.items()}
+                        for e in extras]
+        try:
+            got = engine.outcomes(lik, cands, [index[v] for v in variables])
+        except ImpossibleEvidence:
+            return ({v: np.zeros((n, len(model.kb.states[v]))) for v in variables},
+                    np.full(n, -np.inf), np.zeros(n, dtype=bool))
+    if got is None:
+        return run_cases(model, rows, variables)
+    marg_i, log_z, done = got
+    marg = {v: marg_i[index[v]] for v in variables}
+    for c, r in enumerate(rows):
+        if r is None:  # the extra evidence contradicts the case's own
+            done[c] = True
+            log_z[c] = -np.inf
+            for v in variables:
+                marg[v][c] = 0.0
+    rest = np.flatnonzero(~done)
+    if len(rest):
+        m2, lz2, ok2 = run_cases(model, [rows[c] for c in rest], variables)
+        for v in variables:
+            marg[v][rest] = m2[v]
+        log_z[rest] = np.where(ok2, lz2, -np.inf)
+    return marg, log_z, np.isfinite(log_z)
+
+
 def p_present(model, marg: dict, node: str) -> np.ndarray:
     """P(node not at its first state): 'present' for conditions, 'risk state' for causes."""
     return 1.0 - marg[node][:, 0]

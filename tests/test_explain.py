@@ -332,3 +332,68 @@ def test_what_would_help_never_raises_the_risk(model, data):
         vectors, _ = model.intake.evidence({r.question: r.change_to})
         (cause, vec), = vectors.items()
         assert vec[0] == vec.max(), (r.question, r.change_to)
+
+
+# --------------------------------------------------------- candidate answers from the case
+@pytest.fixture(scope="module")
+def sampled_answers(model):
+    frame = model.sample_cases(30, seed=11, pain_only=True)
+    frame = frame[[c for c in frame.columns if c in model.intake.by_id]]
+    return [{k: v for k, v in r.items() if v is not None and v == v}
+            for r in frame.to_dict("records")]
+
+
+def candidates_both_ways(model, answers):
+    """Every unanswered question's answers scored from the case's own enumeration and, as the
+    reference, as one evidence row each; and whether the enumeration took the case."""
+    from model.explain import merge, run_cases, run_outcomes
+    clean, vectors, _ = model._evidence(answers)
+    extras = [o.evidence for q in model.kb.questions if q.id not in clean
+              for o in answer_outcomes(model, q.id)]
+    conds = model.condition_ids
+    got = run_outcomes(model, vectors, extras, conds)
+    ref = run_cases(model, [vectors] + [merge(vectors, e) for e in extras], conds)
+    engine = model.engine
+    lik = {engine.index[k]: v[None, :] for k, v in vectors.items()}
+    cands = [{engine.index[k]: v for k, v in e.items()} for e in extras]
+    direct = engine.outcomes(lik, cands, [engine.index[c] for c in conds])
+    return got, ref, direct, len(extras)
+
+
+@settings(**dict(SETTINGS, max_examples=12))
+@given(data=st.data())
+def test_answers_scored_from_the_case_equal_one_row_each(model, sampled_answers, data):
+    answers = data.draw(st.sampled_from(sampled_answers))
+    drop = data.draw(st.lists(st.sampled_from(sorted(answers)), unique=True, max_size=12))
+    answers = {k: v for k, v in answers.items() if k not in drop}
+    (marg, log_z, possible), (ref, ref_z, ref_possible), direct, n = \
+        candidates_both_ways(model, answers)
+    assert (possible == ref_possible).all()
+    for c in model.condition_ids:
+        assert np.abs(marg[c][possible] - ref[c][possible]).max() <= 1e-9
+    assert np.abs(log_z[possible] - ref_z[possible]).max() <= 1e-9
+    assert np.isneginf(log_z[~possible]).all()
+    if direct is not None:  # the enumeration took the case: it took every candidate too
+        assert direct[2].all() and len(direct[2]) == n
+
+
+def test_answers_scored_from_the_case_with_rare_findings_present(model, sampled_answers):
+    # cases with rare findings present: candidates on their conditions rerun the fired-state
+    # pass, the others reuse it
+    engine = model.engine
+    taken = 0
+    for answers in sampled_answers:
+        _, vectors, _ = model._evidence(answers)
+        lik = engine.likelihoods(vectors, 1)
+        if not engine._keep_set(engine._positive_outer(lik)):
+            continue
+        (marg, log_z, possible), (ref, ref_z, ref_possible), direct, _ = \
+            candidates_both_ways(model, answers)
+        assert (possible == ref_possible).all()
+        for c in model.condition_ids:
+            assert np.abs(marg[c][possible] - ref[c][possible]).max() <= 1e-9
+        assert np.abs(log_z[possible] - ref_z[possible]).max() <= 1e-9
+        taken += direct is not None
+        if taken == 3:
+            break
+    assert taken == 3, "sampled cases with rare positives the enumeration takes"
