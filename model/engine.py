@@ -684,7 +684,7 @@ class Engine:
         enum = self.enumeration if self.use_enumeration else None
         if enum is None or enum.generic or any(v not in enum.k_of for v in variables):
             return None
-        if not self.check_possible(lik, 1)[0]:
+        if not self._possible_rows([{v: a[0] for v, a in lik.items()}])[0]:
             raise ImpossibleEvidence(np.array([0]))
         keep = self._keep_set(self._positive_outer(lik))
         if not enum.accepts(lik, 1, keep, self.foldable):
@@ -734,17 +734,42 @@ class Engine:
         exact = [c for c in np.flatnonzero(done)
                  if any(v in self._constrained for v in candidates[c])]
         if exact:
-            rows = {v: np.repeat(a, len(exact), axis=0) for v, a in lik.items()}
-            for r, c in enumerate(exact):
-                for v, vec in candidates[c].items():
-                    if v not in rows:
-                        rows[v] = np.ones((len(exact), self.cards[v]))
-                    rows[v][r] = rows[v][r] * vec
-            bad = np.asarray(exact)[~self.check_possible(rows, len(exact))]
+            case = {v: a[0] for v, a in lik.items()}
+            ok = self._possible_rows([_times(case, candidates[c]) for c in exact])
+            bad = np.asarray(exact)[~ok]
             out_log_z[bad] = -np.inf
             for v in variables:
                 marg[v][bad] = 0.0
         return marg, out_log_z, done
+
+    def _possible_rows(self, rows: list[dict]) -> np.ndarray:
+        """:meth:`check_possible` for single evidence dicts ``{var: vector}``, decided once per
+        distinct evidence on the variables of CPTs with zeros (remembered: the candidate answers
+        of a case share it, and the dashboard asks again on every rerun)."""
+        memo = self.__dict__.setdefault("_possible_memo", {})
+        keys, todo = [], {}
+        for row in rows:
+            if any(not np.any(vec > 0) for vec in row.values()):
+                keys.append(False)
+                continue
+            key = tuple(sorted((v, (np.asarray(vec) > 0).tobytes()) for v, vec in row.items()
+                               if v in self._constrained))
+            keys.append(key)
+            if key not in memo and key not in todo:
+                todo[key] = row
+        if todo:
+            batch = len(todo)
+            stacked = {}
+            for r, row in enumerate(todo.values()):
+                for v, vec in row.items():
+                    if v in self._constrained:
+                        if v not in stacked:
+                            stacked[v] = np.ones((batch, self.cards[v]))
+                        stacked[v][r] = vec
+            if len(memo) > 4096:
+                memo.clear()
+            memo.update(zip(todo, self.check_possible(stacked, batch).tolist()))
+        return np.array([k is not False and memo[k] for k in keys], dtype=bool)
 
     @cached_property
     def _constrained(self) -> frozenset:

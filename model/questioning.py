@@ -232,8 +232,8 @@ def plan(model, answers, questions=None) -> QuestionPlan:
                     "p_change_triage", "gain"]
     # frames from columns (building them row by row and sorting in pandas cost more than the
     # inference on small cases)
-    outcomes = pd.DataFrame({c: [r[i] for r in out_rows] for i, c in enumerate(outcome_cols)},
-                            columns=outcome_cols)
+    outcomes = pd.DataFrame({c: _column([r[i] for r in out_rows]) for i, c in
+                             enumerate(outcome_cols)}, columns=outcome_cols)
     rank_rows = {}
     weight = settings["triage_change_weight"]
     by_id = model.intake.by_id
@@ -254,9 +254,20 @@ def plan(model, answers, questions=None) -> QuestionPlan:
     rank_cols = ["question", "label", "group", "expected_gain", "p_change_triage",
                  "could_change_triage", "score", "likely_answer", "p_likely_answer"]
     ordered = sorted(rank_rows.values(), key=lambda r: (-r["score"], -r["expected_gain"]))
-    ranking = pd.DataFrame({c: [r[c] for r in ordered] for c in rank_cols}, columns=rank_cols)
+    ranking = pd.DataFrame({c: _column([r[c] for r in ordered]) for c in rank_cols},
+                           columns=rank_cols)
     stop = not bool(ranking.could_change_triage.any())
     return QuestionPlan(ranking, outcomes, stop, level)
+
+
+def _column(values: list) -> np.ndarray:
+    """A frame column as an array of its own type (pandas infers types slowly from lists)."""
+    kinds = {type(v) for v in values}
+    if kinds and kinds <= {float, np.float64}:
+        return np.array(values, dtype=float)
+    if kinds == {bool}:  # (an empty list stays an object column, as pandas makes it)
+        return np.array(values, dtype=bool)
+    return np.array(values, dtype=object)
 
 
 def next_questions(model, answers, k: int | None = 3, questions=None) -> pd.DataFrame:
