@@ -360,19 +360,24 @@ def candidates_both_ways(model, answers):
     return got, ref, direct, len(extras)
 
 
+def assert_scored_alike(model, got, ref):
+    """Same possible candidates, posteriors and log P(evidence) to 1e-9."""
+    (marg, log_z, possible), (ref_marg, ref_z, ref_possible) = got, ref
+    assert (possible == ref_possible).all()
+    for c in model.condition_ids:
+        assert np.abs(marg[c][possible] - ref_marg[c][possible]).max() <= 1e-9
+    assert np.abs(log_z[possible] - ref_z[possible]).max() <= 1e-9
+    assert np.isneginf(log_z[~possible]).all()
+
+
 @settings(**dict(SETTINGS, max_examples=12))
 @given(data=st.data())
 def test_answers_scored_from_the_case_equal_one_row_each(model, sampled_answers, data):
     answers = data.draw(st.sampled_from(sampled_answers))
     drop = data.draw(st.lists(st.sampled_from(sorted(answers)), unique=True, max_size=12))
     answers = {k: v for k, v in answers.items() if k not in drop}
-    (marg, log_z, possible), (ref, ref_z, ref_possible), direct, n = \
-        candidates_both_ways(model, answers)
-    assert (possible == ref_possible).all()
-    for c in model.condition_ids:
-        assert np.abs(marg[c][possible] - ref[c][possible]).max() <= 1e-9
-    assert np.abs(log_z[possible] - ref_z[possible]).max() <= 1e-9
-    assert np.isneginf(log_z[~possible]).all()
+    got, ref, direct, n = candidates_both_ways(model, answers)
+    assert_scored_alike(model, got, ref)
     if direct is not None:  # the enumeration took the case: it took every candidate too
         assert direct[2].all() and len(direct[2]) == n
 
@@ -387,12 +392,8 @@ def test_answers_scored_from_the_case_with_rare_findings_present(model, sampled_
         lik = engine.likelihoods(vectors, 1)
         if not engine._keep_set(engine._positive_outer(lik)):
             continue
-        (marg, log_z, possible), (ref, ref_z, ref_possible), direct, _ = \
-            candidates_both_ways(model, answers)
-        assert (possible == ref_possible).all()
-        for c in model.condition_ids:
-            assert np.abs(marg[c][possible] - ref[c][possible]).max() <= 1e-9
-        assert np.abs(log_z[possible] - ref_z[possible]).max() <= 1e-9
+        got, ref, direct, _ = candidates_both_ways(model, answers)
+        assert_scored_alike(model, got, ref)
         taken += direct is not None
         if taken == 3:
             break
