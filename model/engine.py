@@ -140,6 +140,7 @@ class Engine:
         self._check_paths: dict = {}
         self.dtype = np.longdouble
         self._pseudo_memo: dict = {}
+        self._possible_memo: dict = {}  # constrained evidence -> possible (_possible_rows)
 
     # ------------------------------------------------------------------------------------
     def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset(),
@@ -746,7 +747,7 @@ class Engine:
         """:meth:`check_possible` for single evidence dicts ``{var: vector}``, decided once per
         distinct evidence on the variables of CPTs with zeros (remembered: the candidate answers
         of a case share it, and the dashboard asks again on every rerun)."""
-        memo = self.__dict__.setdefault("_possible_memo", {})
+        memo = self._possible_memo
         keys, todo = [], {}
         for row in rows:
             if any(not np.any(vec > 0) for vec in row.values()):

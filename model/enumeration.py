@@ -536,15 +536,8 @@ class CauseEnumeration:
         factor = new[:, :, slot].prod(axis=3)  # (R, S, pseudo)
         if fired is not None:
             for i, y in enumerate(names):
-                scale, leaves = {}, {}
-                for v, vec in pseudo[y].items():
-                    if v in self.k_of:
-                        j = self.k_of[v]
-                        scale[j] = (float(vec[self.off[j]]), float(vec[1 - self.off[j]]))
-                    elif v in fired.bit:
-                        off = self.kept_ok[v][0]
-                        leaves[v] = (float(vec[off]), float(vec[1 - off]))
-                if leaves or any(j in fired.where for j in scale):
+                scale, leaves = self._fired_touch(pseudo[y], fired)
+                if scale or leaves:
                     with np.errstate(divide="ignore", invalid="ignore"):
                         factor[:, :, i] *= np.where(fired.z > 0, fired.rerun(
                             scale, leaves) / np.where(fired.z > 0, fired.z, 1.0), 0.0)

@@ -93,17 +93,14 @@ def run_outcomes(model, vectors: dict, extras: list[dict], variables: list[str])
     index = engine.index
     rows = [vectors] + [merge(vectors, e) for e in extras]
     n = len(rows)
-    got = None
-    if model.engine.enumeration is not None and all(v in engine.enumeration.k_of
-                                                    for v in map(index.get, variables)):
-        lik = {index[k]: np.asarray(v, dtype=float)[None, :] for k, v in vectors.items()}
-        cands = [{}] + [{index[k]: np.asarray(v, dtype=float) for k, v in e.items()}
-                        for e in extras]
-        try:
-            got = engine.outcomes(lik, cands, [index[v] for v in variables])
-        except ImpossibleEvidence:
-            return ({v: np.zeros((n, len(model.kb.states[v]))) for v in variables},
-                    np.full(n, -np.inf), np.zeros(n, dtype=bool))
+    lik = {index[k]: np.asarray(v, dtype=float)[None, :] for k, v in vectors.items()}
+    cands = [{}] + [{index[k]: np.asarray(v, dtype=float) for k, v in e.items()}
+                    for e in extras]
+    try:  # None: the case does not run in the enumeration (or the variables are not there)
+        got = engine.outcomes(lik, cands, [index[v] for v in variables])
+    except ImpossibleEvidence:
+        return ({v: np.zeros((n, len(model.kb.states[v]))) for v in variables},
+                np.full(n, -np.inf), np.zeros(n, dtype=bool))
     if got is None:
         return run_cases(model, rows, variables)
     marg_i, log_z, done = got

@@ -392,9 +392,11 @@ def test_answers_scored_from_the_case_with_rare_findings_present(model, sampled_
         lik = engine.likelihoods(vectors, 1)
         if not engine._keep_set(engine._positive_outer(lik)):
             continue
-        got, ref, direct, _ = candidates_both_ways(model, answers)
+        got, ref, direct, n = candidates_both_ways(model, answers)
         assert_scored_alike(model, got, ref)
-        taken += direct is not None
+        if direct is not None:  # every candidate from the case's pass, none as a row
+            assert direct[2].all() and len(direct[2]) == n
+            taken += 1
         if taken == 3:
             break
     assert taken == 3, "sampled cases with rare positives the enumeration takes"
