@@ -177,7 +177,9 @@ class Model:
         """One boolean per evidence dict, decided in a single exact check."""
         if not cases:
             return np.zeros(0, dtype=bool)
-        return self.engine.check_possible(self._stack(cases), len(cases))
+        index = self.engine.index  # decided once per distinct evidence on constrained CPTs
+        return self.engine.possible_rows([{index[k]: np.asarray(v, dtype=float)
+                                            for k, v in c.items()} for c in cases])
 
     def _stack(self, cases: list[dict]) -> dict[int, np.ndarray]:
         """Evidence dicts (intake vectors) -> engine likelihoods ``{index: (len(cases), card)}``."""
@@ -188,8 +190,12 @@ class Model:
             if len(cases) == 1:
                 lik[index[k]] = np.asarray(cases[0][k], dtype=float)[None, :]
             else:
-                card = len(self.kb.states[k])
-                lik[index[k]] = np.stack([c.get(k, np.ones(card)) for c in cases])
+                arr = np.ones((len(cases), len(self.kb.states[k])))
+                for i, c in enumerate(cases):
+                    vec = c.get(k)
+                    if vec is not None:
+                        arr[i] = vec
+                lik[index[k]] = arr
         return lik
 
     def _batch(self, cases: list[dict], variables: list[str]) -> dict[str, np.ndarray]:

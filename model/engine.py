@@ -34,7 +34,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .enumeration import CauseEnumeration, positive_or_soft
+from .enumeration import CauseEnumeration, is_hard, positive_or_soft
 
 _LETTERS = string.ascii_letters
 
@@ -140,7 +140,7 @@ class Engine:
         self._check_paths: dict = {}
         self.dtype = np.longdouble
         self._pseudo_memo: dict = {}
-        self._possible_memo: dict = {}  # constrained evidence -> possible (_possible_rows)
+        self._possible_memo: dict = {}  # constrained evidence -> possible (possible_rows)
 
     # ------------------------------------------------------------------------------------
     def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset(),
@@ -221,6 +221,11 @@ class Engine:
 
     def check_possible(self, lik: dict[int, np.ndarray], batch: int) -> np.ndarray:
         """Boolean per case: does the evidence have positive probability?"""
+        if batch == 1 and self._constraints:  # one case: remembered per distinct evidence
+            return self.possible_rows([{v: a[0] for v, a in lik.items()}])
+        return self._check_possible(lik, batch)
+
+    def _check_possible(self, lik: dict[int, np.ndarray], batch: int) -> np.ndarray:
         ok = np.ones(batch, dtype=bool)
         for vec in lik.values():
             ok &= vec.max(axis=1) > 0
@@ -435,7 +440,7 @@ class Engine:
         inner = [v for v in variables if v not in self.foldable or v in keep]
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
                          and (slice_vars is None or v in slice_vars)
-                         and np.all(np.count_nonzero(a, axis=1) == 1))
+                         and is_hard(a))
         if tree is None and params is not None:
             raise ValueError("per-case parameters need the cause enumeration, which declined "
                              "these cases (too many open causes or positive findings)")
@@ -446,7 +451,7 @@ class Engine:
         pseudo, generic = {}, []
         for v in outer:
             vec = lik.get(v)
-            if vec is not None and np.all(np.count_nonzero(vec, axis=1) == 1):
+            if vec is not None and is_hard(vec):
                 certain[v] = (vec > 0).astype(float)  # hard evidence: the marginal is certain
             elif vec is None and (spec := self._pseudo(v, keep, lik)) is not None:
                 pseudo[v] = spec
@@ -653,6 +658,9 @@ class Engine:
         return {self.variables[i]: m[0] for i, m in marg.items()}
 
     OUTCOME_BUDGET = 1 << 21  # quickscore rows x open states x pseudo-cases per call
+    # Scoring every candidate answer from one enumeration replaces a row per candidate: worth
+    # it for larger cases than a single inference (CauseEnumeration.MAX_WORK)
+    OUTCOME_MAX_WORK = 1 << 14
 
     def outcomes(self, lik: dict[int, np.ndarray], candidates: list[dict],
                  variables: list[int]):
@@ -685,10 +693,12 @@ class Engine:
         enum = self.enumeration if self.use_enumeration else None
         if enum is None or enum.generic or any(v not in enum.k_of for v in variables):
             return None
-        if not self._possible_rows([{v: a[0] for v, a in lik.items()}])[0]:
+        if not self.possible_rows([{v: a[0] for v, a in lik.items()}])[0]:
             raise ImpossibleEvidence(np.array([0]))
         keep = self._keep_set(self._positive_outer(lik))
-        if not enum.accepts(lik, 1, keep, self.foldable):
+        # candidate answers on private causes stay enumerated (their pseudo-cases weigh them)
+        touched = frozenset(v for cand in candidates for v in cand if v in enum.private)
+        if not enum.accepts(lik, 1, keep, self.foldable, self.OUTCOME_MAX_WORK, touched):
             return None
         n = len(candidates)
         done = np.zeros(n, dtype=bool)
@@ -708,7 +718,7 @@ class Engine:
         keys = list(pseudo)
         n_rows = 1 << sum(1 for v, vec in lik.items() if v in self.foldable and v not in keep
                           and positive_or_soft(vec, self.foldable[v][0])[0])
-        step = max(1, self.OUTCOME_BUDGET // (n_rows * enum.n_states(lik, 1)))
+        step = max(1, self.OUTCOME_BUDGET // (n_rows * enum.n_states(lik, 1, keep, touched)))
         table = {}
         for i in range(0, len(keys), step):
             names = {f"p{j}": pseudo[k] for j, k in enumerate(keys[i:i + step], start=i)}
@@ -736,25 +746,27 @@ class Engine:
                  if any(v in self._constrained for v in candidates[c])]
         if exact:
             case = {v: a[0] for v, a in lik.items()}
-            ok = self._possible_rows([_times(case, candidates[c]) for c in exact])
+            ok = self.possible_rows([_times(case, candidates[c]) for c in exact])
             bad = np.asarray(exact)[~ok]
             out_log_z[bad] = -np.inf
             for v in variables:
                 marg[v][bad] = 0.0
         return marg, out_log_z, done
 
-    def _possible_rows(self, rows: list[dict]) -> np.ndarray:
+    def possible_rows(self, rows: list[dict]) -> np.ndarray:
         """:meth:`check_possible` for single evidence dicts ``{var: vector}``, decided once per
         distinct evidence on the variables of CPTs with zeros (remembered: the candidate answers
         of a case share it, and the dashboard asks again on every rerun)."""
         memo = self._possible_memo
         keys, todo = [], {}
+        constrained = self._constrained
         for row in rows:
-            if any(not np.any(vec > 0) for vec in row.values()):
+            # (likelihoods are non-negative: a vector without a nonzero entry rules the row out)
+            if not all(vec.any() for vec in row.values()):
                 keys.append(False)
                 continue
-            key = tuple(sorted((v, (np.asarray(vec) > 0).tobytes()) for v, vec in row.items()
-                               if v in self._constrained))
+            key = tuple(sorted((v, (vec > 0).tobytes()) for v, vec in row.items()
+                               if v in constrained))
             keys.append(key)
             if key not in memo and key not in todo:
                 todo[key] = row
@@ -769,7 +781,7 @@ class Engine:
                         stacked[v][r] = vec
             if len(memo) > 4096:
                 memo.clear()
-            memo.update(zip(todo, self.check_possible(stacked, batch).tolist()))
+            memo.update(zip(todo, self._check_possible(stacked, batch).tolist()))
         return np.array([k is not False and memo[k] for k in keys], dtype=bool)
 
     @cached_property
@@ -814,6 +826,7 @@ class Engine:
 
     SMALL_GROUP = 8  # rows sharing a pattern below which each row runs on its own sliced tree
     MERGE_WORK = 1 << 11  # union open states x terms per row for rows merged into one call
+    MERGE_PAD = 4.0  # ... and merged work at most this many times the rows' own work
 
     def infer_batch(self, likelihoods: dict[str, np.ndarray], variables: list[str] | None = None,
                     budget: int = 1 << 22, n: int | None = None, slice_common: bool = False):
@@ -922,6 +935,9 @@ class Engine:
         causes); returns the mask of rows done."""
         enum = self.enumeration
         opened = _open_codes(enum, arrays, n)
+        # open private causes are summed out per row, not enumerated: they neither add work
+        # nor split groups (unless a kept leaf tracks their condition; the call then decides)
+        opened[:, [j for j, c in enumerate(enum.causes) if c in enum.private]] = False
         cards = np.array([self.cards[c] for c in enum.causes], dtype=float)
         n_open = np.prod(np.where(opened, cards, 1.0), axis=1)
         leaves, positive = self._positive_rows(arrays, n)
@@ -952,18 +968,21 @@ class Engine:
         big = [g for g in groups if len(g) >= self.SMALL_GROUP]
         lone = np.concatenate([g for g in groups if len(g) < self.SMALL_GROUP] or
                               [np.zeros(0, dtype=int)])
-        merged, current, union, expo = [], [], None, 0
+        merged, current, union, expo, own = [], [], None, 0, 0.0
         for r in lone:  # in key order: neighbours differ in few open causes
             e_r = int(split[r].sum() + kept[r].sum())
+            w_r = n_open[r] * 2.0 ** e_r
             if current:
                 u, ex = union | opened[r], max(expo, e_r)
-                if (np.prod(np.where(u, cards, 1.0)) * 2.0 ** ex <= self.MERGE_WORK
+                padded = np.prod(np.where(u, cards, 1.0)) * 2.0 ** ex
+                if (padded <= self.MERGE_WORK
+                        and padded * (len(current) + 1) <= self.MERGE_PAD * (own + w_r)
                         and len(current) < 256 and (kept[r] == kept[current[0]]).all()):
                     current.append(r)
-                    union, expo = u, ex
+                    union, expo, own = u, ex, own + w_r
                     continue
                 merged.append(np.array(current))
-            current, union, expo = [r], opened[r].copy(), e_r
+            current, union, expo, own = [r], opened[r].copy(), e_r, w_r
         if current:
             merged.append(np.array(current))
         step = max(1, budget // 64)

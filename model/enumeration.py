@@ -19,6 +19,13 @@ compile for a new pattern of answers, and every term is positive, so float64 is 
 the same arrays: a cause's by summing the states in which it takes each value, a condition's by
 swapping its factor for its "present" share.
 
+A *private* cause, a root that reaches a single condition and no other cause (cool-down -> DOMS;
+recent travel and clot history -> DVT), is not enumerated even when open: summed out row by
+row, it leaves the noisy-OR form intact with its inhibitor replaced by the posterior mean of its
+inhibitors (:meth:`CauseEnumeration._absorb`), so an open one no longer multiplies the
+enumerated states by its number of states. It stays enumerated when a pseudo-case puts
+likelihoods on it (a candidate answer about it) or when its condition is in the fired-state pass.
+
 The engine uses this path when the open cause states times the Quickscore rows times the fired
 states of kept rare positives (:class:`_Fired`) are at most :attr:`CauseEnumeration.MAX_WORK`;
 otherwise the junction tree.
@@ -35,6 +42,15 @@ def positive_or_soft(vec: np.ndarray, off: int) -> np.ndarray:
     """Per row: evidence on a noisy-OR leaf that is positive or soft (``P(on) > 0`` and not
     uninformative), the rows Quickscore would split or a tree / the fired-state pass keep."""
     return (vec[:, 1 - off] > 0) & (vec[:, 1 - off] != vec[:, off])
+
+
+def is_hard(vec: np.ndarray) -> bool:
+    """Whether every row of ``(rows, card)`` likelihoods has exactly one nonzero entry (the
+    count over the whole array decides most calls without a per-row reduction)."""
+    rows = vec.shape[0]
+    if np.count_nonzero(vec) != rows:
+        return False
+    return rows == 1 or bool(((vec != 0).sum(axis=1) == 1).all())
 
 
 class CauseEnumeration:
@@ -81,6 +97,15 @@ class CauseEnumeration:
             for c, g in noisy[k][2]:
                 self.inhibitors[c][:, self.k_of[k]] = g
         self.linked = [c for c in self.causes if np.any(self.inhibitors[c] != 1.0)]
+        # Private causes: roots with no cause below them that reach at most one noisy-OR
+        # condition. Left open, one is summed out per row into that condition's inhibitor
+        # (``_absorb``) instead of doubling the enumerated states.
+        parents_of_others = {p for v, (scope, _) in tables.items() for p in scope[1:]}
+        self.private: dict[int, int | None] = {}
+        for c in self.causes:
+            links = np.flatnonzero(np.any(self.inhibitors[c] != 1.0, axis=0))
+            if self.tables[c][0] == (c,) and c not in parents_of_others and len(links) <= 1:
+                self.private[c] = int(links[0]) if len(links) else None
         self.kept_ok: dict = {}  # outer noisy-OR leaves the fired-state pass can keep
         self._grids: dict = {}
         self._pairs: dict = {}
@@ -142,14 +167,18 @@ class CauseEnumeration:
         return out
 
     MAX_KEPT = 12  # positive leaves tracked by the fired-state pass (2 ** MAX_KEPT states)
-    MAX_WORK = 1 << 14  # open states * Quickscore rows * fired states per case, at most
+    # open states * Quickscore rows * fired states per case, at most. Measured on 200 sampled
+    # cases, one at a time: the enumeration wins below about 2,048 and a sliced junction
+    # tree from about 4,096 (2-10x faster by 16,384)
+    MAX_WORK = 1 << 12
 
     def accepts(self, lik: dict, batch: int, keep: frozenset, outer: dict,
-                max_work: float | None = None) -> bool:
+                max_work: float | None = None, exclude: frozenset = frozenset()) -> bool:
         """Whether these rows, with the outer leaves ``keep`` kept, run here within
         ``max_work`` (default :attr:`MAX_WORK`): the open cause states times the Quickscore rows
         (2 per positive or soft leaf not kept, from the engine's ``outer`` noisy-OR nodes) times
-        the fired states per condition of the kept leaves (:meth:`fired_states`)."""
+        the fired states per condition of the kept leaves (:meth:`fired_states`). ``exclude``:
+        causes that pseudo-cases will put likelihoods on (they stay enumerated)."""
         if len(keep) > self.MAX_KEPT or not keep <= self.kept_ok.keys():
             return False
         split = np.zeros(batch, dtype=int)
@@ -158,7 +187,7 @@ class CauseEnumeration:
             if vec is not None and v not in keep:
                 split += positive_or_soft(vec, off)
         exponent = int(split.max()) if batch else 0
-        work = (self.n_states(lik, batch) << exponent) * self.fired_states(keep)
+        work = (self.n_states(lik, batch, keep, exclude) << exponent) * self.fired_states(keep)
         return work <= (self.MAX_WORK if max_work is None else max_work)
 
     def fired_states(self, keep) -> float:
@@ -172,13 +201,29 @@ class CauseEnumeration:
         out = []
         for c in self.causes:
             vec = lik.get(c)
-            if vec is None or not np.all(np.count_nonzero(vec, axis=1) == 1):
+            if vec is None or not is_hard(vec):
                 out.append(c)
         return tuple(out)
 
-    def n_states(self, lik: dict, batch: int) -> int:
-        """Joint open states these rows would enumerate."""
-        return math.prod(int(self.cards[c]) for c in self.open_causes(lik, batch))
+    def n_states(self, lik: dict, batch: int, keep=(), exclude=frozenset()) -> int:
+        """Joint open states these rows would enumerate (with the leaves ``keep`` kept and
+        likelihoods from pseudo-cases on the causes in ``exclude``)."""
+        opened = self.open_causes(lik, batch)
+        absorbed = self.absorbed(opened, keep, exclude)
+        return math.prod(int(self.cards[c]) for c in opened if c not in absorbed)
+
+    def absorbed(self, opened, kept, exclude=frozenset()) -> dict:
+        """The open private causes summed out per row (``{cause: condition position or
+        None}``): not those with pseudo-case likelihoods (``exclude``), nor those of a condition
+        the fired-state pass tracks (linked to a kept leaf)."""
+        if not self.private:
+            return {}
+        tracked = set()
+        for y in kept:
+            if y in self.kept_ok:
+                tracked.update(np.flatnonzero(self.kept_ok[y][2] < 1.0).tolist())
+        return {c: self.private[c] for c in opened if c in self.private and c not in exclude
+                and self.private[c] not in tracked}
 
     def _grid(self, opened: tuple[int, ...]) -> dict:
         """Everything about a set of open causes that does not depend on the rows (cached)."""
@@ -234,7 +279,14 @@ class CauseEnumeration:
         if pseudo_marginals and self.generic:
             raise ValueError("pseudo-case marginals need noisy-OR conditions only")
         variables = list(variables)
+        kept = tuple(v for v in lik if v not in self.inner)
         opened = self.open_causes(lik, batch)
+        if params is None:  # (per-row parameters would change a private cause's inhibitors)
+            touched = frozenset(v for vecs in (pseudo or {}).values() for v in vecs)
+            absorbed = self.absorbed(opened, kept, touched)
+            opened = tuple(c for c in opened if c not in absorbed)
+        else:
+            absorbed = {}
         grid = self._grid(opened)
         if params is not None:  # the open causes' part of every parameter row, computed once
             inhib = params["inhibitors"]
@@ -243,7 +295,6 @@ class CauseEnumeration:
                 if c in inhib:
                     open_part *= inhib[c][:, grid["at"][c], :]
             params = dict(params, open_part=open_part)
-        kept = tuple(v for v in lik if v not in self.inner)
         unknown = [v for v in kept if v not in self.kept_ok]
         if unknown:
             raise ValueError(f"variables {unknown} are outside the enumerated layer")
@@ -252,7 +303,7 @@ class CauseEnumeration:
         step = max(1, min(self.BUDGET // grid["n_open"], int(self.FIRED_BUDGET // per_row)))
         if batch <= step:
             return self._run_rows(lik, batch, variables, pseudo, opened, grid, params, kept,
-                                  pseudo_marginals)
+                                  pseudo_marginals, absorbed)
         parts = []
         for i in range(0, batch, step):
             sub = {v: a[i:i + step] for v, a in lik.items()}
@@ -260,7 +311,7 @@ class CauseEnumeration:
                 params, case=(params["case"] if "case" in params else np.arange(batch))[
                     i:i + step])
             parts.append(self._run_rows(sub, min(step, batch - i), variables, pseudo, opened,
-                                        grid, sub_params, kept, pseudo_marginals))
+                                        grid, sub_params, kept, pseudo_marginals, absorbed))
         marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
         log_z = np.concatenate([p[1] for p in parts])
         ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
@@ -312,7 +363,8 @@ class CauseEnumeration:
         return buf[:size].reshape(shape)
 
     def _run_rows(self, lik, batch, variables, pseudo, opened, grid, params, kept,
-                  pseudo_marginals=False):
+                  pseudo_marginals=False, absorbed=None):
+        absorbed = absorbed or {}
         cards = self.cards
         n_k = len(self.conditions)
         n_open, at_open = grid["n_open"], grid["at"]
@@ -329,7 +381,8 @@ class CauseEnumeration:
                 top = vec.max(axis=1)
                 log_scale += np.log(top)  # -inf: a row of probability zero
                 norm[v] = vec / np.where(top > 0, top, 1.0)[:, None]
-        hard = {c: norm[c].argmax(axis=1) for c in self.causes if c not in at_open}
+        hard = {c: norm[c].argmax(axis=1) for c in self.causes
+                if c not in at_open and c not in absorbed}
         at = {c: a[None, :] for c, a in at_open.items()}
         at.update({c: h[:, None] for c, h in hard.items()})
         # the causes' joint weight per row and open state
@@ -356,6 +409,7 @@ class CauseEnumeration:
             for c, h in hard.items():
                 if c in self.linked:
                     base *= self.inhibitors[c][h]
+            mixes = self._absorb(absorbed, norm, base, log_scale, batch)
             off_p = np.multiply(base[:, None, :], grid["inhib"][None, :, :],
                                 out=scratch("off_p"))
         else:  # parameter rows, shared by the rows that map to the same one ("case")
@@ -461,6 +515,8 @@ class CauseEnumeration:
             elif v in grid["offsets"]:
                 a, b = grid["offsets"][v]
                 m = sums[:, a:b]
+            elif v in absorbed:
+                m = self._absorbed_marginal(mixes[v], weight, z, g, off_p, lam_off, lam_on)
             elif v in hard:
                 m = np.zeros((batch, card))
                 m[rows_ix, hard[v]] = 1.0
@@ -481,6 +537,54 @@ class CauseEnumeration:
             ratios = self._ratios(pseudo, weight, z, live, lam_off, lam_on, off_p, g, at,
                                   generic, batch, n_open, fired)
         return marg, log_z, ratios
+
+    def _absorb(self, absorbed: dict, norm: dict, base, log_scale, batch: int) -> dict:
+        """Sum the open private causes out, row by row.
+
+        A private cause ``c`` reaching only condition ``k`` enters the row's weight through
+        ``sum_x P(x) lambda(x) P(k | x, rest)``. With ``k`` a noisy-OR this is
+        ``m0 * P'(k | rest)``, where ``m0 = sum_x P(x) lambda(x)`` and ``P'`` is the same
+        noisy-OR with ``c``'s inhibitor replaced by its posterior mean
+        ``r = sum_x P(x) lambda(x) g(x) / m0``. So ``r`` multiplies into the row's leak (``base``)
+        and ``log m0`` into its scale, exactly. Returns per cause what its marginal needs."""
+        mixes = {}
+        for c, j in absorbed.items():
+            prior = self.tables[c][1]
+            lam = norm.get(c)
+            pl = np.broadcast_to(prior, (batch, len(prior))) if lam is None else prior * lam
+            m0 = pl.sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_scale += np.log(m0)  # -inf: a row of probability zero
+                share = pl / np.where(m0 > 0, m0, 1.0)[:, None]  # P(x | lambda), per row
+            r = q = None
+            if j is not None:
+                q = self.inhibitors[c][:, j]
+                r = share @ q
+                base[:, j] *= r
+            mixes[c] = (j, share, r, q)
+        return mixes
+
+    @staticmethod
+    def _absorbed_marginal(mix, weight, z, g, off_p, lam_off, lam_on) -> np.ndarray:
+        """Unnormalised marginal of an absorbed private cause (it sums to the row's ``z``).
+
+        With ``W(s) = weight(s) / g_k(s)`` the state weight without condition ``k``'s factor and
+        ``off_k(s)`` its "absent" probability with the cause absorbed (inhibitor ``r``):
+        ``P(x, e) = share(x) * (lam_on * sum_s W + (lam_off - lam_on) * q(x) / r *
+        sum_s W off_k)``, ``q`` the cause's inhibitors on ``k``."""
+        j, share, r, q = mix
+        if j is None:  # the cause reaches no condition: its posterior is its own evidence
+            return share * z[:, None]
+        gk = g[:, :, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(gk > 0, weight / np.where(gk > 0, gk, 1.0), 0.0)
+            scaled = np.where(r[:, None] > 0, q[None, :] / np.where(r > 0, r, 1.0)[:, None],
+                              0.0)
+        total = w.sum(axis=1)
+        off_mass = np.einsum("rs,rs->r", w, off_p[:, :, j])
+        lo, ln = lam_off[:, j], lam_on[:, j]
+        m = share * (ln * total)[:, None] + share * scaled * ((lo - ln) * off_mass)[:, None]
+        return np.clip(m, 0.0, None)
 
     def _pair_table(self, pseudo: dict):
         """The pseudo-cases' likelihoods on noisy-OR conditions as flat (pseudo, condition)
