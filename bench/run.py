@@ -177,6 +177,7 @@ def main(argv=None) -> None:
     for i in pick:
         engine._trees.clear()
         engine._pseudo_memo.clear()
+        engine._seen.clear()
         if engine.enumeration is not None:
             engine.enumeration._grids.clear()
             engine.enumeration._pairs.clear()

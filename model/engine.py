@@ -141,6 +141,7 @@ class Engine:
         self.dtype = np.longdouble
         self._pseudo_memo: dict = {}
         self._possible_memo: dict = {}  # constrained evidence -> possible (possible_rows)
+        self._seen: dict = {}  # tree keys of the patterns already run (see ``posterior``)
 
     # ------------------------------------------------------------------------------------
     def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset(),
@@ -433,19 +434,33 @@ class Engine:
         variables = range(len(self.variables)) if variables is None else variables
         if keep is None:
             keep = self._keep_set(self._positive_outer(lik))
-        # per-case parameters run only in the enumeration: the caller has weighed its cost
-        tree, keep = self._enumeration_for(lik, batch, keep,
-                                           None if params is None else math.inf)
-        outer = [v for v in variables if v in self.foldable and v not in keep]
-        inner = [v for v in variables if v not in self.foldable or v in keep]
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
                          and (slice_vars is None or v in slice_vars)
                          and is_hard(a))
+        key = None
+        if params is not None:  # per-case parameters run only in the enumeration: the caller
+            max_work = math.inf  # has weighed its cost
+        else:
+            key = (keep, hard, self._whole(lik, hard))
+            max_work = None
+            if self.enumeration is not None:
+                # Compiling a junction tree costs more than a mid-sized enumeration, running a
+                # compiled one less: a pattern of answers seen before (the dashboard reruns on
+                # every widget change) gets its tree, one seen once stays enumerated.
+                if key in self._trees or key in self._seen:
+                    max_work = self.enumeration.MAX_WORK_WARM
+                else:
+                    if len(self._seen) >= 4096:
+                        self._seen.clear()
+                    self._seen[key] = None
+        tree, keep = self._enumeration_for(lik, batch, keep, max_work)
+        outer = [v for v in variables if v in self.foldable and v not in keep]
+        inner = [v for v in variables if v not in self.foldable or v in keep]
         if tree is None and params is not None:
             raise ValueError("per-case parameters need the cause enumeration, which declined "
                              "these cases (too many open causes or positive findings)")
         if tree is None:
-            tree = self.tree(keep, hard, self._whole(lik, hard))
+            tree = self.tree(*key)
         certain = {v: (lik[v] > 0).astype(float) for v in inner if v in hard}
         inner = [v for v in inner if v not in hard]
         pseudo, generic = {}, []

@@ -19,11 +19,11 @@ compile for a new pattern of answers, and every term is positive, so float64 is 
 the same arrays: a cause's by summing the states in which it takes each value, a condition's by
 swapping its factor for its "present" share.
 
-A *private* cause, a root that reaches a single condition and no other cause (cool-down -> DOMS;
-recent travel and clot history -> DVT), is not enumerated even when open: summed out row by
-row, it leaves the noisy-OR form intact with its inhibitor replaced by the posterior mean of its
-inhibitors (:meth:`CauseEnumeration._absorb`), so an open one no longer multiplies the
-enumerated states by its number of states. It stays enumerated when a pseudo-case puts
+A *private* cause, one that reaches a single condition and no other cause (cool-down -> DOMS;
+recent travel, clot history and, once sex is known, hormonal contraception -> DVT), is not
+enumerated even when open: summed out row by row, it leaves the noisy-OR form intact with its
+inhibitor replaced by the posterior mean of its inhibitors (:meth:`CauseEnumeration._absorb`),
+so an open one no longer multiplies the enumerated states by its number of states. It stays enumerated when a pseudo-case puts
 likelihoods on it (a candidate answer about it) or when its condition is in the fired-state pass.
 
 The engine uses this path when the open cause states times the Quickscore rows times the fired
@@ -97,14 +97,14 @@ class CauseEnumeration:
             for c, g in noisy[k][2]:
                 self.inhibitors[c][:, self.k_of[k]] = g
         self.linked = [c for c in self.causes if np.any(self.inhibitors[c] != 1.0)]
-        # Private causes: roots with no cause below them that reach at most one noisy-OR
-        # condition. Left open, one is summed out per row into that condition's inhibitor
-        # (``_absorb``) instead of doubling the enumerated states.
+        # Private causes: no cause below them, at most one noisy-OR condition reached. Left
+        # open (with their own parents observed), one is summed out per row into that
+        # condition's inhibitor (``_absorb``) instead of multiplying the enumerated states.
         parents_of_others = {p for v, (scope, _) in tables.items() for p in scope[1:]}
         self.private: dict[int, int | None] = {}
         for c in self.causes:
             links = np.flatnonzero(np.any(self.inhibitors[c] != 1.0, axis=0))
-            if self.tables[c][0] == (c,) and c not in parents_of_others and len(links) <= 1:
+            if c not in parents_of_others and len(links) <= 1:
                 self.private[c] = int(links[0]) if len(links) else None
         self.kept_ok: dict = {}  # outer noisy-OR leaves the fired-state pass can keep
         self._grids: dict = {}
@@ -167,10 +167,12 @@ class CauseEnumeration:
         return out
 
     MAX_KEPT = 12  # positive leaves tracked by the fired-state pass (2 ** MAX_KEPT states)
-    # open states * Quickscore rows * fired states per case, at most. Measured on 200 sampled
-    # cases, one at a time: the enumeration wins below about 2,048 and a sliced junction
-    # tree from about 4,096 (2-10x faster by 16,384)
-    MAX_WORK = 1 << 12
+    # Open states * Quickscore rows * fired states per case, at most. Measured on 200 sampled
+    # cases, one at a time: against a junction tree compiled for the case (60-100 ms) the
+    # enumeration wins up to about 16,384; against one already compiled for the same pattern of
+    # answers (the dashboard's reruns), only up to about 4,096.
+    MAX_WORK = 1 << 14
+    MAX_WORK_WARM = 1 << 12
 
     def accepts(self, lik: dict, batch: int, keep: frozenset, outer: dict,
                 max_work: float | None = None, exclude: frozenset = frozenset()) -> bool:
@@ -215,15 +217,18 @@ class CauseEnumeration:
     def absorbed(self, opened, kept, exclude=frozenset()) -> dict:
         """The open private causes summed out per row (``{cause: condition position or
         None}``): not those with pseudo-case likelihoods (``exclude``), nor those of a condition
-        the fired-state pass tracks (linked to a kept leaf)."""
+        the fired-state pass tracks (linked to a kept leaf), nor those with an open parent
+        (hormonal contraception while sex is unknown)."""
         if not self.private:
             return {}
         tracked = set()
         for y in kept:
             if y in self.kept_ok:
                 tracked.update(np.flatnonzero(self.kept_ok[y][2] < 1.0).tolist())
+        opened = set(opened)
         return {c: self.private[c] for c in opened if c in self.private and c not in exclude
-                and self.private[c] not in tracked}
+                and self.private[c] not in tracked
+                and not opened.intersection(self.tables[c][0][1:])}
 
     def _grid(self, opened: tuple[int, ...]) -> dict:
         """Everything about a set of open causes that does not depend on the rows (cached)."""
@@ -409,7 +414,7 @@ class CauseEnumeration:
             for c, h in hard.items():
                 if c in self.linked:
                     base *= self.inhibitors[c][h]
-            mixes = self._absorb(absorbed, norm, base, log_scale, batch)
+            mixes = self._absorb(absorbed, norm, hard, base, log_scale, batch)
             off_p = np.multiply(base[:, None, :], grid["inhib"][None, :, :],
                                 out=scratch("off_p"))
         else:  # parameter rows, shared by the rows that map to the same one ("case")
@@ -538,7 +543,8 @@ class CauseEnumeration:
                                   generic, batch, n_open, fired)
         return marg, log_z, ratios
 
-    def _absorb(self, absorbed: dict, norm: dict, base, log_scale, batch: int) -> dict:
+    def _absorb(self, absorbed: dict, norm: dict, hard: dict, base, log_scale,
+                batch: int) -> dict:
         """Sum the open private causes out, row by row.
 
         A private cause ``c`` reaching only condition ``k`` enters the row's weight through
@@ -549,9 +555,12 @@ class CauseEnumeration:
         and ``log m0`` into its scale, exactly. Returns per cause what its marginal needs."""
         mixes = {}
         for c, j in absorbed.items():
-            prior = self.tables[c][1]
+            scope, table = self.tables[c]
+            # P(c | its parents) per row: the parents are observed hard (see ``absorbed``)
+            prior = table[(slice(None),) + tuple(hard[p] for p in scope[1:])].T if \
+                len(scope) > 1 else np.broadcast_to(table, (batch, len(table)))
             lam = norm.get(c)
-            pl = np.broadcast_to(prior, (batch, len(prior))) if lam is None else prior * lam
+            pl = prior if lam is None else prior * lam
             m0 = pl.sum(axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_scale += np.log(m0)  # -inf: a row of probability zero
