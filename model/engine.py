@@ -443,10 +443,11 @@ class Engine:
         else:
             key = (keep, hard, self._whole(lik, hard))
             max_work = None
-            if self.enumeration is not None:
+            if self.enumeration is not None and batch == 1:
                 # Compiling a junction tree costs more than a mid-sized enumeration, running a
-                # compiled one less: a pattern of answers seen before (the dashboard reruns on
-                # every widget change) gets its tree, one seen once stays enumerated.
+                # compiled one less: a case whose pattern of answers was seen before (the
+                # dashboard reruns on every widget change) gets its tree, one seen once stays
+                # enumerated. (Batches of rows keep the enumeration's vectorised groups.)
                 if key in self._trees or key in self._seen:
                     max_work = self.enumeration.MAX_WORK_WARM
                 else:
