@@ -777,10 +777,14 @@ class Engine:
         keys, todo = [], {}
         constrained = self._constrained
         for row in rows:
-            # (likelihoods are non-negative: a vector without a nonzero entry rules the row out)
-            if not all(vec.any() for vec in row.values()):
-                keys.append(False)
-                continue
+            # (likelihoods are non-negative: a vector without a nonzero entry rules the row out;
+            # one reduction over the row's vectors laid end to end)
+            vecs = list(row.values())
+            if vecs:
+                starts = np.cumsum([0] + [len(v) for v in vecs[:-1]])
+                if not np.maximum.reduceat(np.concatenate(vecs), starts).min() > 0:
+                    keys.append(False)
+                    continue
             key = tuple(sorted((v, (vec > 0).tobytes()) for v, vec in row.items()
                                if v in constrained))
             keys.append(key)
