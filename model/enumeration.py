@@ -23,8 +23,9 @@ A *private* cause, one that reaches a single condition and no other cause (cool-
 recent travel, clot history and, once sex is known, hormonal contraception -> DVT), is not
 enumerated even when open: summed out row by row, it leaves the noisy-OR form intact with its
 inhibitor replaced by the posterior mean of its inhibitors (:meth:`CauseEnumeration._absorb`),
-so an open one no longer multiplies the enumerated states by its number of states. It stays enumerated when a pseudo-case puts
-likelihoods on it (a candidate answer about it) or when its condition is in the fired-state pass.
+so an open one no longer multiplies the enumerated states by its number of states. It stays
+enumerated when a pseudo-case puts likelihoods on it (a candidate answer about it), when its
+condition is in the fired-state pass, or (hormonal contraception) while its parent is open.
 
 The engine uses this path when the open cause states times the Quickscore rows times the fired
 states of kept rare positives (:class:`_Fired`) are at most :attr:`CauseEnumeration.MAX_WORK`;
