@@ -437,23 +437,22 @@ class Engine:
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
                          and (slice_vars is None or v in slice_vars)
                          and is_hard(a))
-        key = None
+        key = None  # the junction tree's key, computed only where it is needed
+        max_work = None
         if params is not None:  # per-case parameters run only in the enumeration: the caller
             max_work = math.inf  # has weighed its cost
-        else:
+        elif self.enumeration is not None and batch == 1:
+            # Compiling a junction tree costs more than a mid-sized enumeration, running a
+            # compiled one less: a case whose pattern of answers was seen before (the
+            # dashboard reruns on every widget change) gets its tree, one seen once stays
+            # enumerated. (Batches of rows keep the enumeration's vectorised groups.)
             key = (keep, hard, self._whole(lik, hard))
-            max_work = None
-            if self.enumeration is not None and batch == 1:
-                # Compiling a junction tree costs more than a mid-sized enumeration, running a
-                # compiled one less: a case whose pattern of answers was seen before (the
-                # dashboard reruns on every widget change) gets its tree, one seen once stays
-                # enumerated. (Batches of rows keep the enumeration's vectorised groups.)
-                if key in self._trees or key in self._seen:
-                    max_work = self.enumeration.MAX_WORK_WARM
-                else:
-                    if len(self._seen) >= 4096:
-                        self._seen.clear()
-                    self._seen[key] = None
+            if key in self._trees or key in self._seen:
+                max_work = self.enumeration.MAX_WORK_WARM
+            else:
+                if len(self._seen) >= 4096:
+                    self._seen.clear()
+                self._seen[key] = None
         tree, keep = self._enumeration_for(lik, batch, keep, max_work)
         outer = [v for v in variables if v in self.foldable and v not in keep]
         inner = [v for v in variables if v not in self.foldable or v in keep]
@@ -461,7 +460,7 @@ class Engine:
             raise ValueError("per-case parameters need the cause enumeration, which declined "
                              "these cases (too many open causes or positive findings)")
         if tree is None:
-            tree = self.tree(*key)
+            tree = self.tree(*(key or (keep, hard, self._whole(lik, hard))))
         certain = {v: (lik[v] > 0).astype(float) for v in inner if v in hard}
         inner = [v for v in inner if v not in hard]
         pseudo, generic = {}, []

@@ -352,3 +352,26 @@ def test_open_private_causes_are_summed_out_exactly(engine, network, data, monke
         if var not in hard:
             assert np.allclose(got[engine.index[var]][0], oracle(network, var, hard, soft),
                                atol=TOL, rtol=0), var
+
+
+def test_a_repeated_mid_sized_case_moves_to_its_junction_tree(network):
+    """A single case of 12,288 open cause states runs in the enumeration the first time (no
+    tree compile) and on its junction tree from the second time (the dashboard's reruns), with
+    the same answer both times."""
+    from model.engine import Engine
+    engine = Engine(network)  # fresh caches
+    enum = engine.enumeration
+    opened = {"session_overload", "previous_injury", "bmi", "age_group", "training_status",
+              "warm_up", "technique", "flat_feet", "footwear", "hard_surface"}
+    ev = {engine.variables[c]: engine.states[engine.variables[c]][0] for c in enum.causes
+          if engine.variables[c] not in opened}
+    ev["location_calf"] = "absent"
+    lik = engine.likelihoods(ev, 1)
+    keep = engine._keep_set(engine._positive_outer(lik))
+    assert enum.MAX_WORK_WARM < enum.n_states(lik, 1, keep) <= enum.MAX_WORK
+    first = engine.infer(ev)
+    assert not engine._trees, "a pattern seen once must not compile a tree"
+    second = engine.infer(ev)
+    assert engine._trees, "a repeated pattern runs on its compiled tree"
+    for v, p in first.items():
+        np.testing.assert_allclose(second[v], p, atol=TOL, rtol=0, err_msg=v)
