@@ -14,7 +14,7 @@ from .engine import Engine, ImpossibleEvidence
 from .intake import Intake
 from .knowledge import Knowledge, load_knowledge
 from .network import build_network, parameter_table
-from .triage import TriageRules
+from .triage import LEVELS, TriageRules
 
 EXPORT_FORMATS = (".bif", ".xmlbif", ".net", ".xdsl")
 
@@ -256,8 +256,13 @@ class Model:
         for i, clean in enumerate(cleans):
             conditions = pd.Series({c: post[c][i, 1] for c in self.condition_ids})
             levels.append(self.triage_rules.assess(clean, conditions, vectors[i]).level)
-        head = pd.DataFrame({"triage_level": levels, "pain_probability": post["leg_pain"][:, 1],
-                             "top_condition": probs.idxmax(axis=1).str[2:]}, index=part.index)
+        # categorical columns: a million rows of repeated strings would cost ~100 MB
+        top = np.asarray(self.condition_ids)[probs.to_numpy().argmax(axis=1)]
+        head = pd.DataFrame({
+            "triage_level": pd.Categorical(levels, categories=LEVELS, ordered=True),
+            "pain_probability": post["leg_pain"][:, 1],
+            "top_condition": pd.Categorical(top, categories=self.condition_ids)},
+            index=part.index)
         return pd.concat([head, probs], axis=1)
 
     # -- dashboard views (presentation of the model, no new knowledge) -----------------------

@@ -432,6 +432,7 @@ class Engine:
             if not possible.all():
                 raise ImpossibleEvidence(np.flatnonzero(~possible))
         variables = range(len(self.variables)) if variables is None else variables
+        lik, shift = self._drop_flat(lik)
         if keep is None:
             keep = self._keep_set(self._positive_outer(lik))
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
@@ -482,6 +483,8 @@ class Engine:
             out.pop(v, None)
         if not np.all(np.isfinite(log_z)):
             raise ImpossibleEvidence(np.flatnonzero(~np.isfinite(log_z)))
+        if shift is not None:
+            log_z = log_z + shift
         out.update(certain)
         if ratios is None:  # rows needed rescaling: use the general pseudo-cases below
             generic += list(pseudo)
@@ -495,45 +498,80 @@ class Engine:
         if not generic:
             return out, log_z
         # the general way for soft-observed leaves: pseudo-cases that need log Z only:
-        # P(Y = off | e without Y) = Z(e without Y, Y = off) / Z(e without Y)
-        cases, plan = [], []
+        # P(Y = off | e without Y) = Z(e without Y, Y = off) / Z(e without Y), run only for the
+        # rows that need it (rows observing Y hard have it certain; rows without evidence on Y,
+        # stacked as ones, need no "without" case: it is the main row)
+        blocks, plan = [], []  # blocks: (rows, likelihoods) stacked into one run
         for v in generic:
             vec = lik.get(v)
             off = self.foldable[v][0]
-            without = {k: a for k, a in lik.items() if k != v}
-            forced = dict(without)
-            forced[v] = np.broadcast_to(np.eye(self.cards[v])[off], (batch, self.cards[v]))
-            base = -1  # the main rows
-            if vec is not None:
-                cases.append(without)
-                base = len(cases) - 1
-            cases.append(forced)
-            plan.append((v, vec, base, len(cases) - 1))
-        if not cases:
+            if vec is None:
+                need, flat = np.arange(batch), np.ones(batch, dtype=bool)
+            else:
+                need = np.flatnonzero(np.count_nonzero(vec, axis=1) != 1)
+                flat = (vec[need] == vec[need, :1]).all(axis=1)
+            p = (vec > 0).astype(float) if vec is not None else np.empty((batch, 2))
+            out[v] = p
+            if not len(need):
+                continue
+            sub = {k: a[need] for k, a in lik.items() if k != v}
+            soft = need[~flat]  # rows whose own evidence on Y must be taken out
+            without = -1
+            if len(soft):
+                blocks.append((soft, {k: a[~flat] for k, a in sub.items()}))
+                without = len(blocks) - 1
+            forced = dict(sub)
+            forced[v] = np.broadcast_to(np.eye(self.cards[v])[off], (len(need), self.cards[v]))
+            blocks.append((need, forced))
+            plan.append((v, vec, need, flat, without, len(blocks) - 1))
+        if not blocks:
             return out, log_z
         stacked = {}
-        for k in set().union(*cases):
-            ones = np.ones((batch, self.cards[k]))
-            stacked[k] = np.concatenate([c.get(k, ones) for c in cases])
-        tiled = None if params is None else {  # every pseudo-case block has the batch's rows
-            "leak": np.concatenate([params["leak"]] * len(cases)),
-            "inhibitors": {c: np.concatenate([a] * len(cases))
-                           for c, a in params["inhibitors"].items()}}  # (row i: row i)
-        _, pseudo, _ = self._run(tree, stacked, batch * len(cases), keep, [], None, tiled)
-        pseudo = pseudo.reshape(len(cases), batch)
-        for v, vec, base, forced in plan:
+        for k in set().union(*(b for _, b in blocks)):
+            stacked[k] = np.concatenate([
+                b[k] if k in b else np.ones((len(r), self.cards[k])) for r, b in blocks])
+        rows_of = np.concatenate([r for r, _ in blocks])
+        tiled = None if params is None else {  # each pseudo-case row keeps its case's draws
+            "leak": params["leak"][rows_of],
+            "inhibitors": {c: a[rows_of] for c, a in params["inhibitors"].items()}}
+        _, pseudo, _ = self._run(tree, stacked, len(rows_of), keep, [], None, tiled)
+        starts = np.cumsum([0] + [len(r) for r, _ in blocks])
+        part = [pseudo[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        for v, vec, need, flat, without, forced in plan:
             off = self.foldable[v][0]
-            ref = log_z if base < 0 else pseudo[base]
+            # Z without Y's evidence: a flat row's Z divided by its constant, else its own run
+            ref = log_z[need] - (0.0 if shift is None else shift[need])
+            if vec is not None:
+                with np.errstate(divide="ignore"):
+                    ref = ref - np.where(flat, np.log(vec[need, 0]), 0.0)
+            if without >= 0:
+                ref[~flat] = part[without]
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.exp(pseudo[forced] - ref)
-            p = np.empty((batch, 2))
+                ratio = np.exp(part[forced] - ref)
+            p = np.empty((len(need), 2))
             p[:, off] = np.clip(np.nan_to_num(ratio, nan=0.0), 0.0, 1.0)
             p[:, 1 - off] = 1.0 - p[:, off]
             if vec is not None:
-                p = p * vec
+                p = p * vec[need]
                 p /= p.sum(axis=1, keepdims=True)
-            out[v] = p
+            out[v][need] = p
         return out, log_z
+
+    def _drop_flat(self, lik: dict[int, np.ndarray]):
+        """Outer leaves whose likelihood is flat in every row (batches stack "not answered" as
+        ones) carry no evidence: dropped, so their marginals come from the cheap pseudo-case
+        ratios instead of the general path. Returns the likelihoods and the per-row log of
+        the constants dropped (``None`` when all were ones or none was dropped)."""
+        flat = [v for v, a in lik.items() if v in self.foldable
+                and (a[:, 0] == a[:, 1]).all() and (a.shape[1] == 2 or (a == a[:, :1]).all())]
+        if not flat:
+            return lik, None
+        shift = None
+        for v in flat:
+            if (lik[v][:, 0] != 1.0).any():
+                with np.errstate(divide="ignore"):
+                    shift = (0.0 if shift is None else shift) + np.log(lik[v][:, 0])
+        return {k: a for k, a in lik.items() if k not in flat}, shift
 
     use_enumeration = True  # False: always the junction tree (tests compare the two)
 
@@ -1206,7 +1244,7 @@ class _Plan:
 
     def __init__(self, tree: _Tree, ev_vars: tuple[int, ...], wanted: tuple[int, ...],
                  pseudo: dict | None = None):
-        t = tree
+        t = self._tree = tree
         pseudo = pseudo or {}
         self.slots: list = []  # constants live in slots; evidence and messages fill the rest
         self.steps: list = []
@@ -1249,10 +1287,9 @@ class _Plan:
                 return ("c", np.einsum(axes + "->" + out, const))
             cslot = self._slot(const)
             expr = ",".join([axes] + subs) + "->a" + out
-            shapes = [const] + [np.broadcast_to(np.empty(1), (1024,) + tuple(
-                t.cards[list(_vars_of(t, c, s[1:]))])) for s in subs]
-            # the contraction path only matters for big calls: planned on first such use
-            self._path_shapes.append(shapes)
+            # the contraction path only matters for big calls: planned on first such use (from
+            # the operands' shapes, worked out then: most steps never need it)
+            self._path_shapes.append((const, c, tuple(subs)))
             dst = self._slot(None)
             self.steps.append((dst, expr, tuple([cslot] + ops), len(self._path_shapes) - 1,
                                const.size, scale))
@@ -1302,6 +1339,13 @@ class _Plan:
             kind, val = combine(top, None, (), over=over, extra=at.get(top, ()))
             self.pseudo_slots[y] = self._slot(val) if kind == "c" else val
 
+    def _shapes(self, k: int) -> list:
+        """Operands standing in for step ``k``'s, to plan its contraction path with."""
+        const, c, subs = self._path_shapes[k]
+        t = self._tree
+        return [const] + [np.broadcast_to(np.empty(1), (1024,) + tuple(
+            t.cards[list(_vars_of(t, c, s[1:]))])) for s in subs]
+
     def _slot(self, value) -> int:
         self.slots.append(value)
         return len(self.slots) - 1
@@ -1324,7 +1368,7 @@ class _Plan:
             else:
                 path = self._paths.get(k)
                 if path is None:
-                    path = self._paths[k] = np.einsum_path(expr, *self._path_shapes[k],
+                    path = self._paths[k] = np.einsum_path(expr, *self._shapes(k),
                                                            optimize="greedy")[0]
                 r = np.einsum(expr, *[buf[i] for i in args], optimize=path)
             if rescale and scale:
@@ -1461,42 +1505,46 @@ def _expand(table, scope, target):
     return t.reshape(shape)
 
 
-def _triangulate(adj: list[set], cards: np.ndarray, live: list[int],
-                 restarts: int = 0) -> list[tuple[int, ...]]:
-    """Best of several greedy eliminations (min weight, min fill, weighted min fill, and
-    randomised tie-breaks), judged by the total size of the cliques; returns maximal cliques."""
+def _triangulate(adj: list[set], cards: np.ndarray, live: list[int]) -> list[tuple[int, ...]]:
+    """Best of three greedy eliminations (min weight, min fill, weighted min fill), judged by
+    the total size of the cliques; returns maximal cliques."""
     logc = np.log2(np.asarray(cards, dtype=float))
-    rules = [(0, None), (1, None), (2, None)] + [(k % 3, k) for k in range(restarts)]
     best, best_cost = None, np.inf
-    for rule, seed in rules:
-        cliques = _eliminate(adj, logc, live, rule, seed)
+    for rule in (0, 1, 2):
+        cliques = _eliminate(adj, logc, live, rule)
         cost = sum(2.0 ** sum(logc[v] for v in c) for c in cliques)
         if cost < best_cost:
             best, best_cost = cliques, cost
     return best
 
 
-def _eliminate(adj, logc, live, rule, seed):
-    adj = {v: set(adj[v]) & set(live) for v in live}
-    rng = np.random.default_rng(seed) if seed is not None else None
+def _eliminate(adj, logc, live, rule):
+    """Greedy elimination order under ``rule`` (0 min weight, 1 min fill, 2 weighted min
+    fill); returns the maximal cliques it creates.
+
+    A vertex's score depends only on its neighbours and the edges among them, so after each
+    elimination only the scores of the eliminated vertex's neighbours and of their neighbours
+    (the only ones that can see a new fill edge) are recomputed."""
+    live_set = set(live)
+    adj = {v: set(adj[v]) & live_set for v in live}
+
+    def score(v):
+        nb = adj[v]
+        weight = logc[v] + sum(logc[u] for u in nb)
+        if rule == 0:
+            return (weight, sum(1 for a in nb for b in nb if a < b and b not in adj[a]))
+        fill = [(a, b) for a in nb for b in nb if a < b and b not in adj[a]]
+        if rule == 1:
+            return (len(fill), weight)
+        return (sum(2.0 ** (logc[a] + logc[b]) for a, b in fill), weight)
+
     remaining = set(live)
+    keys = {v: score(v) for v in remaining}
     cliques = []
     while remaining:
         best, best_key = None, None
-        for v in remaining:
-            nb = adj[v]
-            weight = logc[v] + sum(logc[u] for u in nb)
-            if rule == 0 and best_key is not None and weight > best_key[0]:
-                continue
-            fill = [(a, b) for a in nb for b in nb if a < b and b not in adj[a]]
-            if rule == 0:
-                key = (weight, len(fill))
-            elif rule == 1:
-                key = (len(fill), weight)
-            else:
-                key = (sum(2.0 ** (logc[a] + logc[b]) for a, b in fill), weight)
-            if rng is not None:
-                key = key + (rng.random(),)
+        for v in remaining:  # first strict minimum in set order, as ties always were broken
+            key = keys[v]
             if best_key is None or key < best_key:
                 best, best_key = v, key
         nb = adj.pop(best)
@@ -1507,6 +1555,12 @@ def _eliminate(adj, logc, live, rule, seed):
         if not any(set(clique) <= set(c) for c in cliques):
             cliques.append(clique)
         remaining.remove(best)
+        del keys[best]
+        touched = set(nb)
+        for a in nb:
+            touched |= adj[a]
+        for v in touched:
+            keys[v] = score(v)
     return cliques
 
 
