@@ -540,8 +540,16 @@ class CauseEnumeration:
                                             off_p, g, a_off, b_on, norm, at, kept, fired,
                                             scratch("on"))
         else:
-            ratios = self._ratios(pseudo, weight, z, live, lam_off, lam_on, off_p, g, at,
-                                  generic, batch, n_open, fired)
+            share = None  # P(condition present | state, row's evidence) = b_on / g
+            if pseudo:
+                if any(v in self.k_of for v in variables):
+                    share = on  # computed above for the marginals
+                else:
+                    share = scratch("on")
+                    share[...] = 0.0
+                    np.divide(b_on, g, out=share, where=g > 0)
+            ratios = self._ratios(pseudo, weight, z, live, share, at, generic, batch, n_open,
+                                  fired)
         return marg, log_z, ratios
 
     def _absorb(self, absorbed: dict, norm: dict, hard: dict, base, log_scale,
@@ -629,25 +637,37 @@ class CauseEnumeration:
             self._pairs[key] = pairs
         return pairs[:5]
 
-    def _ratios(self, pseudo, weight, z, live, lam_off, lam_on, off_p, g, at, generic, batch,
-                n_open, fired):
+    def _ratios(self, pseudo, weight, z, live, share, at, generic, batch, n_open, fired):
         """``Z(rows and pseudo likelihoods) / Z(rows)`` for every pseudo-case, all at once for
-        the likelihoods on free noisy-OR conditions (one gather over all (pseudo, condition)
-        pairs); conditions in the fired-state pass rerun it from the first one touched."""
+        the likelihoods on free noisy-OR conditions; conditions in the fired-state pass rerun it
+        from the first one touched.
+
+        Likelihoods ``(v_off, v_on)`` on a free condition turn its factor ``g = a_off + b_on``
+        into ``v_off a_off + v_on b_on``: a ratio ``v_off + (v_on - v_off) share`` per state,
+        with ``share = b_on / g`` computed once for all pseudo-cases."""
         if not pseudo:
             return {}
         names = list(pseudo)
         slot, cond, v_off, v_on, other = self._pair_table(pseudo)
-        lo, ln = lam_off[:, cond] * v_off, lam_on[:, cond] * v_on  # (R, pairs)
-        op = off_p[:, :, cond]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new = ln[:, None, :] + (lo - ln)[:, None, :] * op
-            old = g[:, :, cond]
-            new = np.where(old > 0, new / np.where(old > 0, old, 1.0), 0.0)
+        v_off, dv = v_off.copy(), v_on - v_off
         if fired is not None:  # these pairs are accounted for by rerunning the pass
-            new[:, :, np.isin(cond, fired.positions)] = 1.0
-        new = np.concatenate([new, np.ones((batch, n_open, 1))], axis=2)
-        factor = new[:, :, slot].prod(axis=3)  # (R, S, pseudo)
+            done = np.isin(cond, fired.positions)
+            v_off[done], dv[done] = 1.0, 0.0
+        factor = np.ones((batch, n_open, len(names)))
+        n_pairs = len(cond)
+        for w in range(slot.shape[1]):  # the w-th condition of every pseudo-case at once
+            col = slot[:, w]
+            real = np.flatnonzero(col < n_pairs)
+            if not len(real):
+                break
+            k = col[real]
+            term = share[:, :, cond[k]]
+            term *= dv[k]
+            term += v_off[k]
+            if len(real) == len(names):
+                factor *= term
+            else:
+                factor[:, :, real] *= term
         if fired is not None:
             for i, y in enumerate(names):
                 scale, leaves = self._fired_touch(pseudo[y], fired)
@@ -702,31 +722,35 @@ class CauseEnumeration:
         names = list(pseudo)
         batch, n_open, n_k = g.shape
         slot, cond, v_off, v_on, other = self._pair_table(pseudo)
-        # (pseudo, condition) pairs on free conditions; those in the pass go through it
+        # (pseudo, condition) pairs on free conditions; those in the pass go through it. The
+        # pairs are grouped by pseudo-case, in order.
+        owner = np.empty(len(cond) + 1, dtype=np.intp)
+        for w in range(slot.shape[1]):
+            owner[slot[:, w]] = np.arange(len(names))
         free = ~np.isin(cond, fired.positions) if fired is not None else \
             np.ones(len(cond), dtype=bool)
         fc = np.flatnonzero(free)
-        cf = cond[fc]
-        remap = np.full(len(cond) + 1, len(fc), dtype=np.intp)  # last: the neutral pair
-        remap[fc] = np.arange(len(fc))
-        slot = remap[slot]
-        owner = np.repeat(np.arange(len(names)), slot.shape[1])[
-            np.argsort(slot.ravel(), kind="stable")][:len(fc)]
+        cf, owner = cond[fc], owner[fc]
+        n_pairs = len(fc)
         np.divide(b_on, g, out=on, where=g > 0)
         on[g <= 0] = 0.0
-        b_new = b_on[:, :, cf] * v_on[fc]
-        g_new = a_off[:, :, cf] * v_off[fc]
-        g_new += b_new  # the pair's new factor
-        old = g[:, :, cf]
-        change = np.zeros((batch, n_open, len(fc) + 1))
-        change[:, :, -1] = 1.0
-        np.divide(g_new, old, out=change[:, :, :-1], where=old > 0)
-        on_new = np.zeros_like(g_new)
-        np.divide(b_new, g_new, out=on_new, where=g_new > 0)
-        on_new -= on[:, :, cf]  # how the pair changes the condition's present share
-        factor = change[:, :, slot[:, 0]]  # (R, S, pseudo): all but the pass
-        for w in range(1, slot.shape[1]):
-            factor *= change[:, :, slot[:, w]]
+        # With s = P(condition present | state, row) (``on``), likelihoods (v_off, v_on) turn
+        # the condition's factor g into g * (v_off + (v_on - v_off) s) and its present share
+        # into v_on s / (that ratio): everything per pair is a function of s.
+        share = np.take(on, cf, axis=2, out=self._buffer("pm_share", (batch, n_open, n_pairs)))
+        dv = (v_on - v_off)[fc]
+        change = np.multiply(share, dv, out=self._buffer("pm_change", share.shape))
+        change += v_off[fc]
+        factor = np.ones((batch, n_open, len(names)))  # (R, S, pseudo): all but the pass
+        if n_pairs:
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            factor[:, :, owner[starts]] = np.multiply.reduceat(change, starts, axis=2)
+        # the pair's change of the present share: v_on s / ratio - s = dv s (1 - s) / ratio
+        # (0 wherever the ratio is: there s or dv or 1 - s is 0)
+        on_new = np.subtract(1.0, share, out=self._buffer("pm_on_new", share.shape))
+        on_new *= share
+        on_new *= dv
+        on_new /= np.maximum(change, 1e-300, out=change)
         for i, v, vec in other:
             if fired is not None and v in fired.bit:
                 continue  # a kept leaf: the pass
@@ -761,7 +785,7 @@ class CauseEnumeration:
                 wf[:, :, i] = outside * factor[:, :, i] * z2[t]
         num = wf.sum(axis=1)  # (R, pseudo)
         mass = np.matmul(wf.transpose(0, 2, 1), on)  # (R, pseudo, conditions)
-        corr = np.einsum("rsq,rsq->rq", wf[:, :, owner], on_new)
+        corr = np.einsum("rsq,rsq->rq", np.take(wf, owner, axis=2, out=share), on_new)
         mass[:, owner, cf] += corr  # free conditions whose likelihood the pseudo-case changes
         if fired is not None:  # conditions in the pass: their present share from the pass
             shares = fired.present()
