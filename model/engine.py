@@ -454,7 +454,9 @@ class Engine:
                 if len(self._seen) >= 4096:
                     self._seen.clear()
                 self._seen[key] = None
-        tree, keep = self._enumeration_for(lik, batch, keep, max_work)
+        n_pseudo = sum(1 for v in variables if v in self.foldable and v not in lik
+                       and v not in keep)
+        tree, keep = self._enumeration_for(lik, batch, keep, max_work, n_pseudo)
         outer = [v for v in variables if v in self.foldable and v not in keep]
         inner = [v for v in variables if v not in self.foldable or v in keep]
         if tree is None and params is not None:
@@ -581,7 +583,7 @@ class Engine:
         return CauseEnumeration.from_engine(self)
 
     def _enumeration_for(self, lik: dict, batch: int, keep: frozenset,
-                         max_work: float | None = None):
+                         max_work: float | None = None, pseudo: int = 0):
         """``(enumeration, keep)`` when the cause enumeration is exact and cheap for these rows
         (work within ``max_work``, default ``CauseEnumeration.MAX_WORK``), else
         ``(None, keep)`` (use a junction tree).
@@ -591,7 +593,7 @@ class Engine:
         Quickscore would lose precision, for several rare positives)."""
         if not self.use_enumeration or self.enumeration is None:
             return None, keep
-        if self.enumeration.accepts(lik, batch, keep, self.foldable, max_work):
+        if self.enumeration.accepts(lik, batch, keep, self.foldable, max_work, pseudo=pseudo):
             return self.enumeration, keep
         return None, keep
 
@@ -1008,6 +1010,13 @@ class Engine:
             fired = np.array([enum.fired_states([leaves[j] for j in np.flatnonzero(p)])
                               for p in patterns])[which.ravel()]
         work = n_open * 2.0 ** split.sum(axis=1) * fired
+        # wanted findings a row leaves unobserved: pseudo-case ratios (CauseEnumeration.PSEUDO_COST)
+        wanted = [v for v in idx if v in self.foldable]
+        n_pseudo = np.full(n, float(len(wanted)))
+        for v in wanted:
+            if v in arrays:
+                n_pseudo -= arrays[v][:, 0] != arrays[v][:, 1]
+        work *= 1.0 + enum.PSEUDO_COST * n_pseudo
         fits = fits_kept & (kept.sum(axis=1) <= enum.MAX_KEPT) & (work <= enum.MAX_WORK)
         done = np.zeros(n, dtype=bool)
         rows = np.flatnonzero(fits)
@@ -1511,36 +1520,47 @@ def _triangulate(adj: list[set], cards: np.ndarray, live: list[int]) -> list[tup
     logc = np.log2(np.asarray(cards, dtype=float))
     best, best_cost = None, np.inf
     for rule in (0, 1, 2):
-        cliques = _eliminate(adj, logc, live, rule)
+        cliques = _eliminate(adj, cards, logc, live, rule)
         cost = sum(2.0 ** sum(logc[v] for v in c) for c in cliques)
         if cost < best_cost:
             best, best_cost = cliques, cost
     return best
 
 
-def _eliminate(adj, logc, live, rule):
+def _eliminate(adj, cards, logc, live, rule):
     """Greedy elimination order under ``rule`` (0 min weight, 1 min fill, 2 weighted min
-    fill); returns the maximal cliques it creates.
+    fill: the summed sizes of the fill edges); returns the maximal cliques it creates.
 
     A vertex's score depends only on its neighbours and the edges among them, so after each
     elimination only the scores of the eliminated vertex's neighbours and of their neighbours
-    (the only ones that can see a new fill edge) are recomputed."""
+    (the only ones that can see a new fill edge) are recomputed. Neighbourhoods are also kept
+    as bit masks: the missing edges at a neighbour are one mask operation."""
     live_set = set(live)
     adj = {v: set(adj[v]) & live_set for v in live}
+    bits = {v: sum(1 << u for u in nb) for v, nb in adj.items()}
+    logc = [float(x) for x in logc]
+    card = [int(c) for c in cards]
+    by_card = {}  # card -> mask of the vertices with it (weighted fill sums cards by popcount)
+    for v in live:
+        by_card[card[v]] = by_card.get(card[v], 0) | (1 << v)
+    by_card = list(by_card.items())
 
     def score(v):
-        nb = adj[v]
+        nb, mask = adj[v], bits[v]
         weight = logc[v] + sum(logc[u] for u in nb)
-        if rule == 0:
-            return (weight, sum(1 for a in nb for b in nb if a < b and b not in adj[a]))
-        fill = [(a, b) for a in nb for b in nb if a < b and b not in adj[a]]
-        if rule == 1:
-            return (len(fill), weight)
-        return (sum(2.0 ** (logc[a] + logc[b]) for a, b in fill), weight)
+        if rule == 2:
+            total = 0
+            for a in nb:  # each missing pair counted from both ends
+                missing = mask & ~bits[a] & ~(1 << a)
+                if missing:
+                    total += card[a] * sum(k * (missing & m).bit_count() for k, m in by_card)
+            return (total // 2, weight)
+        fill = sum((mask & ~bits[a]).bit_count() - 1 for a in nb) // 2
+        return (weight, fill) if rule == 0 else (fill, weight)
 
     remaining = set(live)
     keys = {v: score(v) for v in remaining}
-    cliques = []
+    cliques, seen = [], []
     while remaining:
         best, best_key = None, None
         for v in remaining:  # first strict minimum in set order, as ties always were broken
@@ -1548,12 +1568,15 @@ def _eliminate(adj, logc, live, rule):
             if best_key is None or key < best_key:
                 best, best_key = v, key
         nb = adj.pop(best)
+        mask = bits.pop(best)
         for a in nb:
             adj[a].update(nb - {a})
             adj[a].discard(best)
-        clique = tuple(sorted(nb | {best}))
-        if not any(set(clique) <= set(c) for c in cliques):
-            cliques.append(clique)
+            bits[a] = (bits[a] | mask) & ~((1 << a) | (1 << best))
+        members = frozenset(nb | {best})
+        if not any(members <= c for c in seen):
+            seen.append(members)
+            cliques.append(tuple(sorted(members)))
         remaining.remove(best)
         del keys[best]
         touched = set(nb)
