@@ -148,9 +148,10 @@ class Model:
         pain_prosp = np.zeros(1)
         if risky:  # contributions need the prospective P(leg pain) with and without each cause
             healthy_rows = [h for h, ok in zip(healthy, possible) if ok]
-            lead_healthy = self._batch(healthy_rows, [lead])[lead][:, -1]
+            # (rows already found possible, and their cause-only parts: no second check)
+            lead_healthy = self._batch(healthy_rows, [lead], check=False)[lead][:, -1]
             prosp = [prospective] + [explain.healthy(self, prospective, c) for c in risky]
-            pain_prosp = self._batch(prosp, ["leg_pain"])["leg_pain"][:, -1]
+            pain_prosp = self._batch(prosp, ["leg_pain"], check=False)["leg_pain"][:, -1]
         rows = []
         for c in self.cause_ids:
             marg = post[c][0]
@@ -198,11 +199,13 @@ class Model:
                 lik[index[k]] = arr
         return lik
 
-    def _batch(self, cases: list[dict], variables: list[str]) -> dict[str, np.ndarray]:
-        """Posterior marginals for a list of evidence dicts, in one engine call."""
+    def _batch(self, cases: list[dict], variables: list[str],
+               check: bool = True) -> dict[str, np.ndarray]:
+        """Posterior marginals for a list of evidence dicts, in one engine call (``check``:
+        decide possibility first; the engine still raises on a row of probability zero)."""
         index = self.engine.index
         marg, _ = self.engine.posterior(self._stack(cases), len(cases),
-                                        [index[v] for v in variables])
+                                        [index[v] for v in variables], check=check)
         return {self.engine.variables[i]: m for i, m in marg.items()}
 
     # ------------------------------------------------------------------------------------
