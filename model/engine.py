@@ -28,22 +28,12 @@ pattern and cached. ``Engine.use_enumeration = False`` forces the trees (the tes
 from __future__ import annotations
 
 import math
-import string
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .enumeration import CauseEnumeration, is_hard, positive_or_soft
-
-_LETTERS = string.ascii_letters
-
-
-@dataclass
-class _Factor:
-    scope: tuple[int, ...]
-    table: np.ndarray
-
+from .junction_tree import LETTERS, Factor, JunctionTree
 
 class ImpossibleEvidence(ValueError):
     """The evidence has probability zero under the model."""
@@ -77,7 +67,7 @@ class Engine:
         for var, cpd in cpds.items():
             self.states[var] = tuple(cpd.state_names[var])
         self.cards = np.array([len(self.states[v]) for v in self.variables])
-        self._constraints: list[_Factor] = []
+        self._constraints: list[Factor] = []
         self._specs = []  # (kind, scope, payload) per variable
         self._full_tables: dict[int, np.ndarray] = {}  # CPT of each decomposed variable
         self.decomposed: list[str] = []
@@ -91,7 +81,7 @@ class Engine:
             scope = tuple(self.index[v] for v in cpd.variables)
             table = np.asarray(cpd.values, dtype=float).reshape([self.cards[i] for i in scope])
             if np.any(table == 0):
-                self._constraints.append(_Factor(scope, (table > 0).astype(float)))
+                self._constraints.append(Factor(scope, (table > 0).astype(float)))
             split = None
             if len(scope) - 1 >= decompose_min_parents and self.cards[scope[0]] == 2:
                 split = _noisy_or_split(table)
@@ -135,7 +125,7 @@ class Engine:
         self.max_likely_expanded = 2
         self._likely: frozenset | None = None
         self._keepable: tuple | None = None
-        self._trees: dict[frozenset, _Tree] = {}
+        self._trees: dict[frozenset, JunctionTree] = {}
         self._cache_size = cache_size
         self._check_paths: dict = {}
         self.dtype = np.longdouble
@@ -145,7 +135,7 @@ class Engine:
 
     # ------------------------------------------------------------------------------------
     def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset(),
-             whole: frozenset = frozenset()) -> "_Tree":
+             whole: frozenset = frozenset()) -> "JunctionTree":
         """The junction tree in which the foldable leaves in ``pattern`` keep their aux variable
         and the hard-observed variables in ``sliced`` are cut out of the graph (their factors
         become per-case factors over the remaining variables, gathered at the observed state).
@@ -158,7 +148,7 @@ class Engine:
             factors, cards = [], list(self.cards)
             for kind, scope, payload in self._specs:
                 if kind == "tab":
-                    factors.append(_Factor(scope, payload))
+                    factors.append(Factor(scope, payload))
                     continue
                 if scope[0] in self.foldable and scope[0] not in pattern:
                     continue  # folded into per-case likelihoods, expanded, or barren
@@ -166,24 +156,24 @@ class Engine:
                     # observed: use the CPT itself. Its signed factorisation cancels when a
                     # rare child is observed present (three rare conditions observed present
                     # lost 1e-8 in float64)
-                    factors.append(_Factor(scope, self._full_tables[scope[0]]))
+                    factors.append(Factor(scope, self._full_tables[scope[0]]))
                     continue
                 off, leak, gs = payload
                 aux = len(cards)
                 cards.append(2)
                 w = np.zeros((2, 2))
                 w[off, 0], w[1 - off, 0], w[1 - off, 1] = leak, -leak, 1.0
-                factors.append(_Factor((scope[0], aux), w))
+                factors.append(Factor((scope[0], aux), w))
                 for parent, g in zip(scope[1:], gs):
-                    factors.append(_Factor((aux, parent), np.stack([g, np.ones_like(g)])))
+                    factors.append(Factor((aux, parent), np.stack([g, np.ones_like(g)])))
             if pattern:
                 # kept positive leaves bring signed terms that cancel (1 - L * prod g for a rare
                 # finding): extended precision keeps many positives within 1e-12 of exact
-                factors = [_Factor(f.scope, f.table.astype(self.dtype)) for f in factors]
+                factors = [Factor(f.scope, f.table.astype(self.dtype)) for f in factors]
             static = [f for f in factors if not sliced.intersection(f.scope)]
             gathered = [f for f in factors if sliced.intersection(f.scope)]
             live = {v for f in factors for v in f.scope} - sliced
-            tree = _Tree(static, np.array(cards),
+            tree = JunctionTree(static, np.array(cards),
                          [v for v in range(len(self.variables)) if v in live], gathered, sliced)
             self._trees[key] = tree
         return tree
@@ -233,7 +223,7 @@ class Engine:
         if not self._constraints:
             return ok
         involved = sorted({v for f in self._constraints for v in f.scope})
-        letters = {v: _LETTERS[k + 1] for k, v in enumerate(involved)}
+        letters = {v: LETTERS[k + 1] for k, v in enumerate(involved)}
         ops, subs = [], []
         for f in self._constraints:
             ops.append(f.table)
@@ -597,7 +587,7 @@ class Engine:
             return self.enumeration, keep
         return None, keep
 
-    def _run(self, tree: "_Tree", lik: dict, batch: int, keep: frozenset, inner: list[int],
+    def _run(self, tree: "JunctionTree", lik: dict, batch: int, keep: frozenset, inner: list[int],
              pseudo: dict | None = None, params: dict | None = None,
              pseudo_marginals: bool = False):
         """Expand, run the tree and recombine the signed Quickscore rows of each case.
@@ -1077,335 +1067,6 @@ def _open_codes(enum, arrays: dict, n: int) -> np.ndarray:
     return bits
 
 
-class _Tree:
-    """A junction tree over a fixed list of factors, run through compiled plans.
-
-    A plan is compiled once per (evidence variables, wanted marginals): Shafer-Shenoy messages
-    that no evidence reaches are constants, computed at compile time and multiplied into the
-    static clique potentials, so a run is a flat list of ``einsum`` calls over batched arrays.
-    """
-
-    def __init__(self, factors: list[_Factor], cards: np.ndarray, real: list[int],
-                 gathered: list[_Factor] = (), sliced: frozenset = frozenset()):
-        self.cards = cards
-        self.sliced = sliced
-        n = len(cards)
-        # per-case factors of sliced variables, grouped by what remains of their scope
-        groups: dict[tuple, list] = {}
-        for f in gathered:
-            rest = tuple(v for v in f.scope if v not in sliced)
-            cut = [i for i, v in enumerate(f.scope) if v in sliced]
-            keep = [i for i, v in enumerate(f.scope) if v not in sliced]
-            table = np.transpose(f.table, cut + keep)  # sliced axes first, for gathering
-            groups.setdefault(rest, []).append((tuple(f.scope[i] for i in cut), table))
-        adj = [set() for _ in range(n)]
-        for scope in [f.scope for f in factors] + list(groups):
-            for a in scope:
-                adj[a].update(b for b in scope if b != a)
-        live = sorted({v for f in factors for v in f.scope} | {v for g in groups for v in g})
-        cliques = _triangulate(adj, cards, live)
-        cliques, edges = _merge_small(cliques, _max_spanning_tree(cliques), cards)
-        self.cliques = cliques
-        nbrs = [[] for _ in cliques]
-        for a, b in edges:
-            nbrs[a].append(b)
-            nbrs[b].append(a)
-        self.nbrs = nbrs
-        static = [np.ones(cards[list(c)]) for c in cliques]
-        for f in factors:
-            host = min((i for i, c in enumerate(cliques) if set(f.scope) <= set(c)),
-                       key=lambda i: static[i].size)
-            static[host] = static[host] * _expand(f.table, f.scope, cliques[host])
-        self.static = static
-        self.home = {v: min((i for i, c in enumerate(cliques) if v in c),
-                            key=lambda i: static[i].size) for v in real}
-        self.gathered = []  # (scope, home clique or None for a per-case scalar, [(cut, table)])
-        for rest, parts in groups.items():
-            host = None
-            if rest:
-                host = min((i for i, c in enumerate(cliques) if set(rest) <= set(c)),
-                           key=lambda i: static[i].size)
-            self.gathered.append((rest, host, parts))
-        root = max(range(len(cliques)), key=lambda i: static[i].size)
-        order, parent = [root], {root: None}
-        for c in order:
-            for k in nbrs[c]:
-                if k not in parent:
-                    parent[k] = c
-                    order.append(k)
-        self.root, self.order, self.parent = root, order, parent
-        self.children = {c: [k for k in nbrs[c] if parent.get(k) == c] for c in range(len(cliques))}
-        self.letters = [{v: _LETTERS[k + 1] for k, v in enumerate(c)} for c in cliques]
-        self._plans: dict = {}
-
-    @cached_property
-    def max_clique_size(self) -> int:
-        return max(s.size for s in self.static)
-
-    @property
-    def total_size(self) -> int:
-        return sum(s.size for s in self.static)
-
-    # ------------------------------------------------------------------------------------
-    def plan(self, ev_vars: tuple[int, ...], wanted: tuple[int, ...], pseudo=None) -> "_Plan":
-        key = (ev_vars, wanted, pseudo is not None and tuple(pseudo))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = _Plan(self, ev_vars, wanted, pseudo)
-        return plan
-
-    BUDGET = 1 << 21  # clique entries per call (times the rows): bounds memory for any batch
-
-    def run(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
-            pseudo: dict | None = None):
-        """Run in chunks of rows so that ``rows * largest clique`` stays within ``BUDGET``."""
-        step = max(1, self.BUDGET // self.max_clique_size)
-        if batch <= step:
-            return self._run_rows(lik, batch, variables, pseudo)
-        parts = [self._run_rows({v: a[i:i + step] for v, a in lik.items()},
-                                min(step, batch - i), variables, pseudo)
-                 for i in range(0, batch, step)]
-        marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
-        log_z = np.concatenate([p[1] for p in parts])
-        ratios = None
-        if all(p[2] is not None for p in parts):
-            ratios = {y: np.concatenate([p[2][y] for p in parts]) for y in parts[0][2]}
-        return marg, log_z, ratios
-
-    def _run_rows(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
-                  pseudo: dict | None = None):
-        """Marginals of ``variables`` and ``log Z`` per row; empty ``variables``: ``log Z`` only.
-
-        ``pseudo`` maps a name to constant likelihoods ``{var: vector}``; the ratios
-        ``Z(e and those likelihoods) / Z(e)`` per row are returned as a third element (``None``
-        when the rows needed rescaling, then the caller computes them another way)."""
-        sl = self.sliced
-        ev_vars = tuple(sorted(v for v in lik if v not in sl))
-        at_state = {}  # sliced variable -> observed state per row
-        log_z = np.zeros(batch)
-        with np.errstate(divide="ignore"):
-            for v in sl:
-                vec = lik[v]
-                at_state[v] = state = vec.argmax(axis=1)
-                log_z += np.log(vec[np.arange(batch), state])  # -inf: a row of probability 0
-        side = {}  # pseudo likelihoods on sliced variables are per-row constants
-        if pseudo:
-            pseudo_in = {}
-            for y, vecs_y in pseudo.items():
-                f = np.ones(batch)
-                for v, vec in vecs_y.items():
-                    if v in sl:
-                        f = f * vec[at_state[v]]
-                side[y] = f
-                rest = {v: vec for v, vec in vecs_y.items() if v not in sl}
-                if rest:
-                    pseudo_in[y] = rest
-            pseudo = pseudo_in
-        plan = self.plan(ev_vars, tuple(variables), pseudo)
-        # likelihoods are defined up to scale: bring each row to max 1, remember the scale
-        vecs = []
-        for v in ev_vars:
-            vec = lik[v]
-            top = np.abs(vec).max(axis=1)
-            top[top == 0] = 1.0
-            vecs.append(vec / top[:, None])
-            log_z += np.log(top)
-        for rest, host, parts in self.gathered:
-            arr = None
-            for cut, table in parts:
-                g = table[tuple(at_state[v] for v in cut)]
-                arr = g if arr is None else arr * g
-            if host is None:  # nothing left of the scope: a per-row scalar
-                with np.errstate(divide="ignore"):
-                    log_z += np.log(arr)
-            else:
-                vecs.append(arr)
-        pseudo_z = {}
-        marg, z = plan.run(vecs, batch, pseudo_out=pseudo_z)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = {y: side[y] * (np.where(z != 0, pseudo_z[y] / np.where(
-                z != 0, z, 1.0), 0.0) if y in pseudo_z else 1.0) for y in side}
-        small = ~(np.abs(z) > 1e-250)
-        if small.any():
-            ratios = None  # very improbable evidence: rerun those rows rescaling every message
-            rows = np.flatnonzero(small)
-            sub = [a[rows] for a in vecs]
-            if variables:
-                m2, _ = plan.run(sub, len(rows), rescale=True)
-                for v in marg:
-                    marg[v][rows] = m2[v]
-            _, z2, lz2 = self.plan(ev_vars, ()).run(sub, len(rows), rescale=True, log=True)
-            z = z.copy()
-            z[rows] = z2
-            log_z[rows] += lz2
-        with np.errstate(divide="ignore"):
-            log_z += np.log(np.abs(z)).astype(float)
-        marg = {v: m.astype(float) for v, m in marg.items()}
-        if ratios is not None:
-            ratios = {y: np.asarray(r, dtype=float) for y, r in ratios.items()}
-        return marg, log_z, ratios
-
-
-class _Plan:
-    """Flat schedule of einsum steps for one tree, evidence pattern and set of wanted marginals."""
-
-    SMALL = 1 << 15  # below this many entries per call, the plain C einsum beats a BLAS path
-
-    def __init__(self, tree: _Tree, ev_vars: tuple[int, ...], wanted: tuple[int, ...],
-                 pseudo: dict | None = None):
-        t = self._tree = tree
-        pseudo = pseudo or {}
-        self.slots: list = []  # constants live in slots; evidence and messages fill the rest
-        self.steps: list = []
-        self._path_shapes: list = []  # per step: operand shapes to plan its einsum path with
-        self._paths: dict[int, list] = {}
-        ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
-        self.ev_slots = []
-        for v in ev_vars:
-            self.ev_slots.append(self._slot(None))
-            ev_at.setdefault(t.home[v], []).append((self.ev_slots[-1], (v,)))
-        for rest, host, _ in t.gathered:
-            if host is not None:
-                self.ev_slots.append(self._slot(None))
-                ev_at.setdefault(host, []).append((self.ev_slots[-1], rest))
-        # messages: (src, dst) -> ("c", array) constant or ("b", slot) batched
-        msgs: dict = {}
-
-        def combine(c, exclude, out_vars, scale=False, over=None, extra=()):
-            letters = t.letters[c]
-            axes = "".join(letters[v] for v in t.cliques[c])
-            const = t.static[c]
-            for v, vec in extra:  # constant likelihoods of a pseudo-case
-                const = np.einsum(axes + "," + letters[v] + "->" + axes, const, vec)
-            ops, subs = [], []
-            for slot, scope in ev_at.get(c, ()):
-                ops.append(slot)
-                subs.append("a" + "".join(letters[v] for v in scope))
-            for k in t.nbrs[c]:
-                if k == exclude:
-                    continue
-                kind, val = over[(k, c)] if over and (k, c) in over else msgs[(k, c)]
-                sep = "".join(letters[v] for v in _sep(t, k, c))
-                if kind == "c":  # evidence-free message: fold it into the static potential now
-                    const = np.einsum(axes + "," + sep + "->" + axes, const, val)
-                else:
-                    ops.append(val)
-                    subs.append("a" + sep)
-            out = "".join(letters[v] for v in out_vars)
-            if not ops:
-                return ("c", np.einsum(axes + "->" + out, const))
-            cslot = self._slot(const)
-            expr = ",".join([axes] + subs) + "->a" + out
-            # the contraction path only matters for big calls: planned on first such use (from
-            # the operands' shapes, worked out then: most steps never need it)
-            self._path_shapes.append((const, c, tuple(subs)))
-            dst = self._slot(None)
-            self.steps.append((dst, expr, tuple([cslot] + ops), len(self._path_shapes) - 1,
-                               const.size, scale))
-            return ("b", dst)
-
-        for c in reversed(t.order[1:]):  # collect towards the root
-            p = t.parent[c]
-            msgs[(c, p)] = combine(c, p, _sep(t, c, p), scale=True)
-        self.z_slot = None
-        self.marg_slots = {}
-        self.pseudo_slots = {}
-        if not wanted:
-            kind, val = combine(t.root, None, ())
-            self.z_slot = self._slot(val) if kind == "c" else val
-            return
-        hosts: dict[int, list[int]] = {}
-        for v in wanted:
-            hosts.setdefault(t.home[v], []).append(v)
-        # pseudo-cases (Z with constant extra likelihoods) run on the smallest subtree spanning
-        # the cliques that host their likelihoods, fed by the calibrated messages around it
-        spans = {y: _span(t, {t.home[v] for v in vecs}) for y, vecs in pseudo.items()}
-        # distribute only along the paths from the root to the cliques that need it
-        need = set()
-        for h in list(hosts) + [top for _, top in spans.values()]:
-            while h is not None:
-                need.add(h)
-                h = t.parent[h]
-        for c in t.order:
-            for k in t.children[c]:
-                if k in need:
-                    msgs[(c, k)] = combine(c, k, _sep(t, c, k), scale=True)
-        for c, vs in hosts.items():
-            for v in vs:  # one call per marginal: cheaper than the full belief for small cards
-                kind, val = combine(c, None, (v,))
-                self.marg_slots[v] = self._slot(val) if kind == "c" else val
-        self.pseudo_slots = {}
-        for y, vecs in pseudo.items():
-            members, top = spans[y]
-            at: dict[int, list] = {}
-            for v, vec in vecs.items():
-                at.setdefault(t.home[v], []).append((v, vec))
-            over = {}
-            for c in reversed(t.order):  # children first
-                if c in members and c != top:
-                    p = t.parent[c]
-                    over[(c, p)] = combine(c, p, _sep(t, c, p), over=over, extra=at.get(c, ()))
-            kind, val = combine(top, None, (), over=over, extra=at.get(top, ()))
-            self.pseudo_slots[y] = self._slot(val) if kind == "c" else val
-
-    def _shapes(self, k: int) -> list:
-        """Operands standing in for step ``k``'s, to plan its contraction path with."""
-        const, c, subs = self._path_shapes[k]
-        t = self._tree
-        return [const] + [np.broadcast_to(np.empty(1), (1024,) + tuple(
-            t.cards[list(_vars_of(t, c, s[1:]))])) for s in subs]
-
-    def _slot(self, value) -> int:
-        self.slots.append(value)
-        return len(self.slots) - 1
-
-    def run(self, vecs: list[np.ndarray], batch: int, rescale: bool = False, log: bool = False,
-            pseudo_out: dict | None = None):
-        """Execute the steps. Marginals are unnormalised; with ``rescale`` every message is
-        divided by its per-row maximum (only a per-row constant, so marginals stay right) and
-        ``log=True`` also returns the summed log-scales of the collect messages for ``log Z``.
-        ``pseudo_out`` receives ``Z`` of every pseudo-case per row (an argument, not state on
-        the plan, which is shared by every caller of the tree, Streamlit's threads included)."""
-        buf = list(self.slots)
-        for slot, vec in zip(self.ev_slots, vecs):
-            buf[slot] = vec
-        log_scale = np.zeros(batch)
-        small = self.SMALL
-        for dst, expr, args, k, size, scale in self.steps:
-            if batch * size < small:
-                r = np.einsum(expr, *[buf[i] for i in args])
-            else:
-                path = self._paths.get(k)
-                if path is None:
-                    path = self._paths[k] = np.einsum_path(expr, *self._shapes(k),
-                                                           optimize="greedy")[0]
-                r = np.einsum(expr, *[buf[i] for i in args], optimize=path)
-            if rescale and scale:
-                top = np.abs(r.reshape(batch, -1)).max(axis=1)
-                top[top == 0] = 1.0
-                r = r / top.reshape((batch,) + (1,) * (r.ndim - 1))
-                log_scale += np.log(top)
-            buf[dst] = r
-        marg = {}
-        z = None
-        for v, slot in self.marg_slots.items():
-            m = buf[slot]
-            if m.ndim == 1:
-                m = np.broadcast_to(m, (batch,) + m.shape)
-            if z is None:  # every marginal sums to the same Z
-                z = m.sum(axis=1)
-            marg[v] = m
-        if z is None:
-            z = buf[self.z_slot]
-            z = np.full(batch, float(z)) if np.ndim(z) == 0 else z
-        if pseudo_out is not None:
-            pseudo_out.update({y: np.broadcast_to(buf[slot], (batch,))
-                               for y, slot in self.pseudo_slots.items()})
-        if log:
-            return marg, z, log_scale
-        return marg, z
-
-
 def _absent_copies(rows: dict, case, coef, pos, w_off, w_on, leak: float):
     """Quickscore split of the rows ``pos`` where a noisy-OR leaf is positive or soft: each keeps
     the "drop the leaf" term (weight ``w_on``) and gains an appended copy for "the leaf is absent"
@@ -1423,32 +1084,6 @@ def _fold_links(rows: dict, links, absent) -> None:
     for parent, g in links:
         factor = np.where(absent[:, None], g[None, :], 1.0)
         rows[parent] = rows[parent] * factor if parent in rows else factor
-
-
-def _span(t: _Tree, hosts: set[int]) -> tuple[set[int], int]:
-    """The cliques on the tree paths between ``hosts`` and their lowest common ancestor."""
-    paths = []
-    for h in hosts:
-        path = []
-        while h is not None:
-            path.append(h)
-            h = t.parent[h]
-        paths.append(path[::-1])  # root first
-    top = 0
-    while all(len(p) > top + 1 for p in paths) and len({p[top + 1] for p in paths}) == 1:
-        top += 1
-    members = {c for p in paths for c in p[top:]}
-    return members, paths[0][top]
-
-
-def _sep(t: _Tree, a: int, b: int) -> tuple[int, ...]:
-    cb = set(t.cliques[b])
-    return tuple(v for v in t.cliques[a] if v in cb)
-
-
-def _vars_of(t: _Tree, c: int, letters: str) -> list[int]:
-    inv = {l: v for v, l in t.letters[c].items()}
-    return [inv[l] for l in letters]
 
 
 # ----------------------------------------------------------------------------------------
@@ -1503,141 +1138,3 @@ def _outer(vectors):
     for v in vectors:
         out = np.multiply.outer(out, v)
     return out
-
-
-def _expand(table, scope, target):
-    """Broadcast ``table`` over ``scope`` to the axes of ``target`` (a superset)."""
-    perm = sorted(range(len(scope)), key=lambda i: target.index(scope[i]))
-    t = np.transpose(table, perm)
-    placed = [scope[i] for i in perm]
-    shape = [t.shape[placed.index(v)] if v in placed else 1 for v in target]
-    return t.reshape(shape)
-
-
-def _triangulate(adj: list[set], cards: np.ndarray, live: list[int]) -> list[tuple[int, ...]]:
-    """Best of three greedy eliminations (min weight, min fill, weighted min fill), judged by
-    the total size of the cliques; returns maximal cliques."""
-    logc = np.log2(np.asarray(cards, dtype=float))
-    best, best_cost = None, np.inf
-    for rule in (0, 1, 2):
-        cliques = _eliminate(adj, cards, logc, live, rule)
-        cost = sum(2.0 ** sum(logc[v] for v in c) for c in cliques)
-        if cost < best_cost:
-            best, best_cost = cliques, cost
-    return best
-
-
-def _eliminate(adj, cards, logc, live, rule):
-    """Greedy elimination order under ``rule`` (0 min weight, 1 min fill, 2 weighted min
-    fill: the summed sizes of the fill edges); returns the maximal cliques it creates.
-
-    A vertex's score depends only on its neighbours and the edges among them, so after each
-    elimination only the scores of the eliminated vertex's neighbours and of their neighbours
-    (the only ones that can see a new fill edge) are recomputed. Neighbourhoods are also kept
-    as bit masks: the missing edges at a neighbour are one mask operation."""
-    live_set = set(live)
-    adj = {v: set(adj[v]) & live_set for v in live}
-    bits = {v: sum(1 << u for u in nb) for v, nb in adj.items()}
-    logc = [float(x) for x in logc]
-    card = [int(c) for c in cards]
-    by_card = {}  # card -> mask of the vertices with it (weighted fill sums cards by popcount)
-    for v in live:
-        by_card[card[v]] = by_card.get(card[v], 0) | (1 << v)
-    by_card = list(by_card.items())
-
-    def score(v):
-        nb, mask = adj[v], bits[v]
-        weight = logc[v] + sum(logc[u] for u in nb)
-        if rule == 2:
-            total = 0
-            for a in nb:  # each missing pair counted from both ends
-                missing = mask & ~bits[a] & ~(1 << a)
-                if missing:
-                    total += card[a] * sum(k * (missing & m).bit_count() for k, m in by_card)
-            return (total // 2, weight)
-        fill = sum((mask & ~bits[a]).bit_count() - 1 for a in nb) // 2
-        return (weight, fill) if rule == 0 else (fill, weight)
-
-    remaining = set(live)
-    keys = {v: score(v) for v in remaining}
-    cliques, seen = [], []
-    while remaining:
-        best, best_key = None, None
-        for v in remaining:  # first strict minimum in set order, as ties always were broken
-            key = keys[v]
-            if best_key is None or key < best_key:
-                best, best_key = v, key
-        nb = adj.pop(best)
-        mask = bits.pop(best)
-        for a in nb:
-            adj[a].update(nb - {a})
-            adj[a].discard(best)
-            bits[a] = (bits[a] | mask) & ~((1 << a) | (1 << best))
-        members = frozenset(nb | {best})
-        if not any(members <= c for c in seen):
-            seen.append(members)
-            cliques.append(tuple(sorted(members)))
-        remaining.remove(best)
-        del keys[best]
-        touched = set(nb)
-        for a in nb:
-            touched |= adj[a]
-        for v in touched:
-            keys[v] = score(v)
-    return cliques
-
-
-def _merge_small(cliques, edges, cards, limit: int = 1024):
-    """Merge neighbouring cliques while the union stays small: fewer, larger steps cost less
-    Python per run than many tiny ones (merging neighbours keeps the running intersection)."""
-    cliques = [set(c) for c in cliques]
-    edges = [tuple(e) for e in edges]
-
-    card = [int(c) for c in cards]
-
-    def size(vs):
-        return math.prod(card[v] for v in vs)
-
-    while True:
-        best = None
-        for k, (a, b) in enumerate(edges):
-            u = size(cliques[a] | cliques[b])
-            if u <= max(limit, size(cliques[a]), size(cliques[b])) and (best is None
-                                                                           or u < best[0]):
-                best = (u, k)
-        if best is None:
-            break
-        a, b = edges.pop(best[1])
-        cliques[a] |= cliques[b]
-        cliques[b] = None
-        edges = [(a if x == b else x, a if y == b else y) for x, y in edges]
-        edges = [(x, y) for x, y in edges if x != y]
-    alive = [i for i, c in enumerate(cliques) if c is not None]
-    new = {old: k for k, old in enumerate(alive)}
-    return ([tuple(sorted(cliques[i])) for i in alive],
-            [(new[a], new[b]) for a, b in edges])
-
-
-def _max_spanning_tree(cliques):
-    """Kruskal on separator size: the running-intersection junction tree."""
-    cand = []
-    for i in range(len(cliques)):
-        for j in range(i + 1, len(cliques)):
-            w = len(set(cliques[i]) & set(cliques[j]))
-            cand.append((-w, i, j))
-    cand.sort()
-    root = list(range(len(cliques)))
-
-    def find(x):
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
-    edges = []
-    for _, i, j in cand:
-        a, b = find(i), find(j)
-        if a != b:
-            root[a] = b
-            edges.append((i, j))
-    return edges
