@@ -207,6 +207,7 @@ class Plan:
         self.steps: list = []
         self._path_shapes: list = []  # per step: operand shapes to plan its einsum path with
         self._paths: dict[int, list] = {}
+        self._gathers: dict[int, tuple] = {}  # per big step: its flat gather plan (on first use)
         ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
         self.ev_slots = []
         for v in ev_vars:
@@ -296,6 +297,39 @@ class Plan:
             kind, val = combine(top, None, (), over=over, extra=at.get(top, ()))
             self.pseudo_slots[y] = self._slot(val) if kind == "c" else val
 
+    def _gathered(self, k: int, expr: str, ops: list, batch: int) -> np.ndarray:
+        """Step ``k`` (the clique's constant potential times several batched messages, summed
+        to the output) as flat gathers: with the clique's entries laid out output variables
+        first, each message is gathered onto the entries (``np.take``), the products are taken
+        in place and the sum is over the contiguous last axis. On a 6,144-entry clique with
+        three messages and 199 rows: 12 ms against einsum's 70 ms (its iterator over a dozen
+        small axes is slow)."""
+        got = self._gathers.get(k)
+        if got is None:
+            inputs, out = expr.split("->")
+            clique, *subs = inputs.split(",")
+            const = ops[0]
+            dims = dict(zip(clique, const.shape))
+            out = out[1:]  # (the leading "a" is the row axis)
+            order = list(out) + [c for c in clique if c not in out]
+            flat_const = np.ascontiguousarray(
+                const.transpose([clique.index(c) for c in order])).reshape(-1)
+            grid = np.indices([dims[c] for c in order]).reshape(len(order), -1)
+            index = [np.ravel_multi_index([grid[order.index(c)] for c in sub[1:]],
+                                          [dims[c] for c in sub[1:]]) if len(sub) > 1
+                     else np.zeros(grid.shape[1], dtype=np.intp)  # a per-row scalar
+                     for sub in subs]
+            n_out = math.prod(dims[c] for c in out)
+            got = self._gathers[k] = (flat_const, index, n_out,
+                                      tuple(dims[c] for c in out))
+        flat_const, index, n_out, out_shape = got
+        acc = np.empty((batch, flat_const.size), dtype=np.result_type(*ops))
+        np.multiply(np.take(ops[1].reshape(ops[1].shape[0], -1), index[0], axis=1),
+                    flat_const, out=acc)
+        for op, ix in zip(ops[2:], index[1:]):
+            acc *= np.take(op.reshape(op.shape[0], -1), ix, axis=1)
+        return acc.reshape(batch, n_out, -1).sum(axis=2).reshape((batch,) + out_shape)
+
     def _shapes(self, k: int) -> list:
         """Operands standing in for step ``k``'s, to plan its contraction path with."""
         const, c, subs = self._path_shapes[k]
@@ -322,6 +356,8 @@ class Plan:
         for dst, expr, args, k, size, scale in self.steps:
             if batch * size < small:
                 r = np.einsum(expr, *[buf[i] for i in args])
+            elif len(args) > 2:  # a big clique and several messages: gathered products
+                r = self._gathered(k, expr, [buf[i] for i in args], batch)
             else:
                 path = self._paths.get(k)
                 if path is None:
