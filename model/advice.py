@@ -135,8 +135,9 @@ class AdviceBook:
         if causes is not None and len(causes):
             rows = causes[causes["reported"] & (causes["posterior"] >= 0.5)]
             reported = dict(zip(rows.index, rows["state_id"]))
+        lookup = conditions.to_dict()  # (rules look posteriors up one by one: a dict is quick)
         usable = [it for it in self.items if level in it.levels
-                  and (it.when is None or it.when.test(answers, conditions))]
+                  and (it.when is None or it.when.test(answers, lookup))]
         out, used = [], set()
 
         def add(item: Item, basis: str, reason=None):

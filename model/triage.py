@@ -285,7 +285,8 @@ class TriageRules:
             (most urgent first). When none fires: ``self_care`` with one reason saying why and
             after how many days to think again.
         """
-        fired = [r for r in self.rules if r.fires(answers, conditions)]
+        lookup = conditions.to_dict() if isinstance(conditions, pd.Series) else conditions
+        fired = [r for r in self.rules if r.fires(answers, lookup)]
         if fired:
             fired.sort(key=lambda r: -RANK[r.level])       # stable: file order within a level
             return Triage(fired[0].level, tuple(r.reason() for r in fired))
