@@ -323,10 +323,11 @@ def memory_child(n_rows: int, seed: int, traced: bool = False) -> None:
     done.set()
     sampler.join()
     peak_rss[0] = max(peak_rss[0], _rss_mib())
+    result_mb = result.memory_usage(deep=True).sum() / 2**20
     print(f"diagnose_many on {n_rows:,} rows: {dt:.0f} s ({n_rows / dt:,.0f} rows/s); process "
           f"resident memory {rss_before:.0f} MiB before the call (model, input frame of "
-          f"{frame_mb:.0f} MiB), peak {peak_rss[0]:.0f} MiB during it (+{peak_rss[0] - rss_before:.0f}"
-          f" MiB; the result is {result.memory_usage(deep=True).sum() / 2**20:.0f} MiB)"
+          f"{frame_mb:.0f} MiB), peak {peak_rss[0]:.0f} MiB during it "
+          f"(+{peak_rss[0] - rss_before:.0f} MiB; the result is {result_mb:.0f} MiB)"
           f"{traced_note}")
 
 

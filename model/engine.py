@@ -35,6 +35,7 @@ import numpy as np
 from .enumeration import CauseEnumeration, is_hard, positive_or_soft
 from .junction_tree import LETTERS, Factor, JunctionTree
 
+
 class ImpossibleEvidence(ValueError):
     """The evidence has probability zero under the model."""
 
@@ -174,7 +175,8 @@ class Engine:
             gathered = [f for f in factors if sliced.intersection(f.scope)]
             live = {v for f in factors for v in f.scope} - sliced
             tree = JunctionTree(static, np.array(cards),
-                         [v for v in range(len(self.variables)) if v in live], gathered, sliced)
+                                [v for v in range(len(self.variables)) if v in live],
+                                gathered, sliced)
             self._trees[key] = tree
         return tree
 

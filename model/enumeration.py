@@ -701,7 +701,6 @@ class CauseEnumeration:
         safe = np.where(live, z, 1.0)
         return {y: np.where(live, num[:, i] / safe, 0.0) for i, y in enumerate(names)}
 
-
     def _fired_touch(self, vecs: dict, fired) -> tuple[dict, dict]:
         """A pseudo-case's likelihoods that reach the fired-state pass: ``(scale, leaves)``,
         ``{condition position: (off, on)}`` and ``{kept leaf: (off, on)}`` factors."""

@@ -552,4 +552,3 @@ def _max_spanning_tree(cliques):
             root[a] = b
             edges.append((i, j))
     return edges
-
