@@ -96,6 +96,34 @@ def test_many_positive_findings_stay_exact(engine, network, data):
     check_against_oracle(engine, network, hard, soft, queried)
 
 
+@settings(max_examples=4, **SETTINGS)
+@given(data=st.data())
+def test_common_positive_findings_kept_in_float64_stay_exact(network, data):
+    """Several common findings present (more than are expanded): their junction tree runs in
+    float64, not extended precision (their signed terms cancel little); still exact."""
+    from model.engine import Engine
+    engine = Engine(network)
+    engine.use_enumeration = False
+    common = sorted(engine.variables[v] for v in engine._keepable_likely)
+    positives = data.draw(st.lists(st.sampled_from(common), unique=True, min_size=3,
+                                   max_size=6))
+    hard = {v: engine.states[v][1 - engine.foldable[engine.index[v]][0]] for v in positives}
+    causes = [engine.variables[c] for c in engine.enumeration.causes]
+    for var in data.draw(st.lists(st.sampled_from(causes), unique=True, max_size=6)):
+        hard[var] = data.draw(st.sampled_from(engine.states[var]))
+    lik = engine.likelihoods(hard, 1)
+    if not engine.check_possible(lik, 1)[0]:
+        return
+    keep = engine._keep_set(engine._positive_outer(lik))
+    assert keep and keep <= engine.likely_outer
+    engine.infer(hard)
+    kept_trees = [t for key, t in engine._trees.items() if key[0] == keep]
+    assert kept_trees and all(t.static[0].dtype == np.float64 for t in kept_trees)
+    free = [v for v in engine.variables if v not in hard]
+    queried = data.draw(st.lists(st.sampled_from(free), unique=True, min_size=1, max_size=2))
+    check_against_oracle(engine, network, hard, {}, queried)
+
+
 def test_no_evidence_matches_prior(engine, network):
     got = engine.infer({})
     for var in ["training_status", "doms", "bone_stress_injury", "location_calf", "muscle",
