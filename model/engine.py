@@ -606,7 +606,7 @@ class Engine:
             marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None,
                                                   pseudo_marginals=True)
         elif params is None:
-            marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None)
+            marg, row_log_z, row_ratio = self._run_unique(tree, rows, len(case), inner, pseudo)
         else:  # the expanded rows carry their case's parameters
             params = dict(params, case=case)
             marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None,
@@ -646,6 +646,25 @@ class Engine:
                 np.add.at(acc, case, (weight * r.T).T)
                 ratios[y] = (acc.T / safe_z).T
         return out, log_z, ratios
+
+    DEDUPLICATE_MIN_ROWS = 32  # expanded rows on a junction tree worth looking for repeats in
+
+    def _run_unique(self, tree, rows: dict, n: int, inner: list[int], pseudo: dict | None):
+        """``tree.run`` on expanded rows, each distinct row once. Variations of one case repeat
+        rows: a candidate answer "symptom present" expands (Quickscore) into the case itself and
+        the case with the symptom absent, the rows of two other candidates. On a tree a row
+        costs far more than the search for repeats (no answers yet: 199 rows, 113 distinct)."""
+        if not isinstance(tree, JunctionTree) or n < self.DEDUPLICATE_MIN_ROWS or not rows:
+            return tree.run(rows, n, inner, pseudo or None)
+        table = np.concatenate([rows[k].reshape(n, -1) for k in sorted(rows)], axis=1)
+        _, first, back = np.unique(table, axis=0, return_index=True, return_inverse=True)
+        if len(first) == n:
+            return tree.run(rows, n, inner, pseudo or None)
+        back = back.ravel()
+        marg, log_z, ratio = tree.run({k: a[first] for k, a in rows.items()}, len(first), inner,
+                                      pseudo or None)
+        return ({v: m[back] for v, m in marg.items()}, log_z[back],
+                None if ratio is None else {y: r[back] for y, r in ratio.items()})
 
     def _pseudo(self, y: int, keep: frozenset, lik: dict):
         """Forcing leaf ``y`` off, folded down to constant likelihoods on tree variables.

@@ -254,3 +254,36 @@ def test_log_evidence_is_the_probability_of_the_evidence(engine, network):
     pa = oracle(network, a, {}, {})[1]
     pb = oracle(network, b, {a: sa}, {})[engine.states[b].index(sb)]
     assert log_z[0] == pytest.approx(np.log(pa * pb), abs=1e-10)
+
+
+def test_repeated_expanded_rows_run_once_with_the_same_answers(model, monkeypatch):
+    """The next-question rows of a runner who has answered nothing: each "symptom present"
+    candidate expands into rows that other candidates have too. The tree runs each distinct
+    row once; the posteriors and log P(evidence) are those of running every row."""
+    from model.engine import Engine
+    from model.explain import merge, run_cases
+    from model.junction_tree import JunctionTree
+    from model.questioning import answer_outcomes
+    _, vectors, _ = model._evidence({})
+    rows = [vectors] + [merge(vectors, o.evidence) for q in model.kb.questions
+                        for o in answer_outcomes(model, q.id)]
+    conds = model.condition_ids
+    sizes = []
+    real_run = JunctionTree.run
+
+    def counting_run(self, lik, batch, *args, **kwargs):
+        sizes.append(batch)
+        return real_run(self, lik, batch, *args, **kwargs)
+
+    monkeypatch.setattr(JunctionTree, "run", counting_run)
+    monkeypatch.setattr(Engine, "DEDUPLICATE_MIN_ROWS", 1 << 30)
+    every_row = run_cases(model, rows, conds)
+    all_sizes, sizes[:] = list(sizes), []
+    monkeypatch.setattr(Engine, "DEDUPLICATE_MIN_ROWS", 32)
+    once = run_cases(model, rows, conds)
+    assert sum(sizes) < sum(all_sizes), (sizes, all_sizes)  # repeats were run once
+    (m1, z1, ok1), (m2, z2, ok2) = every_row, once
+    assert (ok1 == ok2).all()
+    np.testing.assert_allclose(z2[ok1], z1[ok1], rtol=0, atol=1e-12)
+    for c in conds:
+        np.testing.assert_allclose(m2[c], m1[c], rtol=0, atol=1e-12, err_msg=c)
