@@ -205,7 +205,8 @@ class Model:
         decide possibility first; the engine still raises on a row of probability zero)."""
         index = self.engine.index
         marg, _ = self.engine.posterior(self._stack(cases), len(cases),
-                                        [index[v] for v in variables], check=check)
+                                        [index[v] for v in variables], check=check,
+                                        reuse_trees=True)
         return {self.engine.variables[i]: m for i, m in marg.items()}
 
     # ------------------------------------------------------------------------------------

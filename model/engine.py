@@ -412,7 +412,8 @@ class Engine:
 
     def posterior(self, lik: dict[int, np.ndarray], batch: int,
                   variables: list[int] | None = None, check: bool = True,
-                  slice_vars=None, keep: frozenset | None = None, params: dict | None = None):
+                  slice_vars=None, keep: frozenset | None = None, params: dict | None = None,
+                  reuse_trees: bool = False):
         """Marginals of ``variables`` (default: all) for a batch of likelihoods.
 
         Returns ``(marginals, log_z)``: ``{index: (batch, card)}`` and ``log P(evidence)``.
@@ -420,7 +421,9 @@ class Engine:
         out of the junction tree, which breaks the couplings through shared causes.
         ``params``: per-case noisy-OR parameters of the conditions (parameter draws, see
         :meth:`CauseEnumeration.run`); only the cause enumeration takes them, so a case it
-        declines raises ``ValueError``.
+        declines raises ``ValueError``. ``reuse_trees``: rows that are variations of one case
+        (a diagnosis's counterfactuals) choose between the back ends as a single case does:
+        a pattern seen before gets its junction tree above the warm threshold.
         """
         if check:
             possible = self.check_possible(lik, batch)
@@ -437,7 +440,7 @@ class Engine:
         max_work = None
         if params is not None:  # per-case parameters run only in the enumeration: the caller
             max_work = math.inf  # has weighed its cost
-        elif self.enumeration is not None and batch == 1:
+        elif self.enumeration is not None and (batch == 1 or reuse_trees):
             # Compiling a junction tree costs more than a mid-sized enumeration, running a
             # compiled one less: a case whose pattern of answers was seen before (the
             # dashboard reruns on every widget change) gets its tree, one seen once stays
