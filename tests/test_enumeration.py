@@ -383,3 +383,31 @@ def test_a_repeated_mid_sized_case_moves_to_its_junction_tree(network):
     assert engine._trees, "a case with many wanted pseudo-cases runs on its tree"
     for v, p in first.items():
         np.testing.assert_allclose(everything[v], p, atol=TOL, rtol=0, err_msg=v)
+
+
+
+def test_repeated_variations_of_a_case_move_to_their_junction_tree(network):
+    """Rows that vary one case (a diagnosis's healthy counterfactuals) with ``reuse_trees``:
+    enumerated the first time, on their compiled tree the second, same answer."""
+    from model.engine import Engine
+    engine = Engine(network)
+    enum = engine.enumeration
+    opened = {"session_overload", "previous_injury", "bmi", "age_group", "training_status",
+              "warm_up", "technique", "flat_feet", "footwear", "hard_surface"}
+    base = {engine.variables[c]: engine.states[engine.variables[c]][0] for c in enum.causes
+            if engine.variables[c] not in opened}
+    base["location_calf"] = "absent"
+    rows = [dict(base, hydration=s) for s in engine.states["hydration"]]
+    lik = {}
+    for i, ev in enumerate(rows):
+        for v, vec in engine.likelihoods(ev, 1).items():
+            lik.setdefault(v, np.ones((len(rows), engine.cards[v])))[i] = vec[0]
+    conditions = [engine.index[engine.variables[k]] for k in enum.conditions]
+    keep = engine._keep_set(engine._positive_outer(lik))
+    assert enum.MAX_WORK_WARM < enum.n_states(lik, len(rows), keep) <= enum.MAX_WORK
+    first, _ = engine.posterior(lik, len(rows), conditions, reuse_trees=True)
+    assert not engine._trees, "variations seen once must not compile a tree"
+    second, _ = engine.posterior(lik, len(rows), conditions, reuse_trees=True)
+    assert engine._trees, "repeated variations run on their compiled tree"
+    for v, p in first.items():
+        np.testing.assert_allclose(second[v], p, atol=TOL, rtol=0, err_msg=engine.variables[v])
