@@ -305,15 +305,32 @@ class Engine:
                 later.append((idx[k], positive[:, k]))
             for v in idx:
                 rows.pop(v)
-        for node, positive in later:  # the rows with this leaf positive: drop / absent copies
-            off, leak, links = self.foldable[node]
-            vec = lik[node][case]
-            pos = np.flatnonzero(positive[case])
-            rows, case, coef = _absent_copies(rows, case, coef, pos, vec[:, off], vec[:, 1 - off],
-                                              leak)
-            new = np.zeros(len(case), dtype=bool)
-            new[len(case) - len(pos):] = True
-            _fold_links(rows, links, new)
+        if later:
+            # the rows with a leaf positive: "drop it" and "it is absent" copies. Copies are
+            # tracked as indices into the rows so far, each with the leaves absent in it, and
+            # built once at the end (one gather per variable, one product per link)
+            src = np.arange(len(case))
+            absent = np.zeros((len(case), len(later)), dtype=bool)  # row x leaf absent in it
+            for j, (node, positive) in enumerate(later):
+                off, leak, _ = self.foldable[node]
+                vec = lik[node][case]
+                pos = np.flatnonzero(positive[case])
+                w_off, w_on = vec[:, off], vec[:, 1 - off]
+                absent_coef = coef[pos] * (w_off[pos] - w_on[pos]) * leak
+                coef[pos] *= w_on[pos]  # (coef is this call's own array)
+                coef = np.concatenate([coef, absent_coef])
+                src = np.concatenate([src, src[pos]])
+                case = np.concatenate([case, case[pos]])
+                copies = absent[pos]
+                copies[:, j] = True
+                absent = np.concatenate([absent, copies])
+            rows = {k: a[src] for k, a in rows.items()}  # (fresh arrays: updated in place)
+            for j, (node, _) in enumerate(later):
+                at = np.flatnonzero(absent[:, j])
+                for parent, g in self.foldable[node][2]:
+                    if parent not in rows:
+                        rows[parent] = np.ones((len(case), len(g)))
+                    rows[parent][at] *= g
         leaf_set = set(leaves)
         for node, (off, leak, links) in self.foldable.items():
             if node in keep or node in leaf_set:
