@@ -354,6 +354,16 @@ def test_open_private_causes_are_summed_out_exactly(engine, network, data, monke
                                atol=TOL, rtol=0), var
 
 
+def mid_sized_case(engine) -> dict:
+    """Evidence leaving ten shared causes open (12,288 cause states), calf pain absent."""
+    opened = {"session_overload", "previous_injury", "bmi", "age_group", "training_status",
+              "warm_up", "technique", "flat_feet", "footwear", "hard_surface"}
+    ev = {engine.variables[c]: engine.states[engine.variables[c]][0]
+          for c in engine.enumeration.causes if engine.variables[c] not in opened}
+    ev["location_calf"] = "absent"
+    return ev
+
+
 def test_a_repeated_mid_sized_case_moves_to_its_junction_tree(network):
     """A single case of 12,288 open cause states runs in the enumeration the first time (no
     tree compile) and on its junction tree from the second time (the dashboard's reruns), with
@@ -361,11 +371,7 @@ def test_a_repeated_mid_sized_case_moves_to_its_junction_tree(network):
     from model.engine import Engine
     engine = Engine(network)  # fresh caches
     enum = engine.enumeration
-    opened = {"session_overload", "previous_injury", "bmi", "age_group", "training_status",
-              "warm_up", "technique", "flat_feet", "footwear", "hard_surface"}
-    ev = {engine.variables[c]: engine.states[engine.variables[c]][0] for c in enum.causes
-          if engine.variables[c] not in opened}
-    ev["location_calf"] = "absent"
+    ev = mid_sized_case(engine)
     lik = engine.likelihoods(ev, 1)
     keep = engine._keep_set(engine._positive_outer(lik))
     assert enum.MAX_WORK_WARM < enum.n_states(lik, 1, keep) <= enum.MAX_WORK
@@ -385,18 +391,13 @@ def test_a_repeated_mid_sized_case_moves_to_its_junction_tree(network):
         np.testing.assert_allclose(everything[v], p, atol=TOL, rtol=0, err_msg=v)
 
 
-
 def test_repeated_variations_of_a_case_move_to_their_junction_tree(network):
     """Rows that vary one case (a diagnosis's healthy counterfactuals) with ``reuse_trees``:
     enumerated the first time, on their compiled tree the second, same answer."""
     from model.engine import Engine
     engine = Engine(network)
     enum = engine.enumeration
-    opened = {"session_overload", "previous_injury", "bmi", "age_group", "training_status",
-              "warm_up", "technique", "flat_feet", "footwear", "hard_surface"}
-    base = {engine.variables[c]: engine.states[engine.variables[c]][0] for c in enum.causes
-            if engine.variables[c] not in opened}
-    base["location_calf"] = "absent"
+    base = mid_sized_case(engine)
     rows = [dict(base, hydration=s) for s in engine.states["hydration"]]
     lik = {}
     for i, ev in enumerate(rows):
