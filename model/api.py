@@ -222,20 +222,31 @@ class Model:
         unknown = [c for c in frame.columns if c not in self.intake.by_id]
         if unknown:
             raise ValueError(f"unknown question column(s) {unknown}; see model.questions")
-        out = []
-        starts = range(0, len(frame), chunk)
+        # the result is filled in place, chunk by chunk (concatenating per-chunk frames would
+        # hold the result twice at the end: 139 MiB more for a million rows)
+        n = len(frame)
+        levels = np.zeros(n, dtype=np.int8)  # codes into LEVELS
+        top = np.zeros(n, dtype=np.int16)  # codes into condition_ids
+        values = np.empty((n, 1 + len(self.condition_ids)))  # pain, then every condition
+        starts = range(0, n, chunk)
         if progress:
             from tqdm.auto import tqdm
             starts = tqdm(starts, total=len(starts), unit="chunk")
         for start in starts:
-            part = frame.iloc[start:start + chunk]
-            out.append(self._diagnose_chunk(part))
-        if not out:
-            return pd.DataFrame(columns=["triage_level", "pain_probability", "top_condition"]
-                                + [f"p_{c}" for c in self.condition_ids])
-        return pd.concat(out)
+            rows = slice(start, min(start + chunk, n))
+            self._diagnose_chunk(frame.iloc[rows], levels[rows], top[rows], values[rows])
+        result = pd.DataFrame(values, index=frame.index, copy=False, columns=[
+            "pain_probability"] + [f"p_{c}" for c in self.condition_ids])
+        # categorical columns: a million rows of repeated strings would cost ~100 MB
+        result.insert(0, "triage_level",
+                      pd.Categorical.from_codes(levels, categories=LEVELS, ordered=True))
+        result.insert(2, "top_condition",
+                      pd.Categorical.from_codes(top, categories=self.condition_ids))
+        return result
 
-    def _diagnose_chunk(self, part: pd.DataFrame) -> pd.DataFrame:
+    def _diagnose_chunk(self, part: pd.DataFrame, levels: np.ndarray, top: np.ndarray,
+                        values: np.ndarray) -> None:
+        """Diagnose the rows of ``part`` into the given slices of the result's arrays."""
         records = part.to_dict("records")
         cleans, vectors = [], []
         for label, rec in zip(part.index, records):
@@ -254,20 +265,15 @@ class Model:
         except ImpossibleEvidence as exc:
             bad = exc.cases[0]
             raise ValueError(f"row {part.index[bad]!r}: {self._conflict(cleans[bad])}") from None
-        probs = pd.DataFrame({f"p_{c}": post[c][:, 1] for c in self.condition_ids},
-                             index=part.index)
-        levels = []
-        for i, clean in enumerate(cleans):
-            conditions = pd.Series({c: post[c][i, 1] for c in self.condition_ids})
-            levels.append(self.triage_rules.assess(clean, conditions, vectors[i]).level)
-        # categorical columns: a million rows of repeated strings would cost ~100 MB
-        top = np.asarray(self.condition_ids)[probs.to_numpy().argmax(axis=1)]
-        head = pd.DataFrame({
-            "triage_level": pd.Categorical(levels, categories=LEVELS, ordered=True),
-            "pain_probability": post["leg_pain"][:, 1],
-            "top_condition": pd.Categorical(top, categories=self.condition_ids)},
-            index=part.index)
-        return pd.concat([head, probs], axis=1)
+        values[:, 0] = post["leg_pain"][:, 1]
+        for j, c in enumerate(self.condition_ids):
+            values[:, 1 + j] = post[c][:, 1]
+        probs = values[:, 1:]
+        top[:] = probs.argmax(axis=1)
+        rank = {level: i for i, level in enumerate(LEVELS)}
+        for i, clean in enumerate(cleans):  # (the level only: the rules checked by urgency)
+            levels[i] = rank[self.triage_rules.level(
+                clean, dict(zip(self.condition_ids, probs[i].tolist())))]
 
     # -- dashboard views (presentation of the model, no new knowledge) -----------------------
     def condition_info(self) -> pd.DataFrame:
