@@ -14,7 +14,7 @@ from .engine import Engine, ImpossibleEvidence
 from .intake import Intake
 from .knowledge import Knowledge, load_knowledge
 from .network import build_network, parameter_table
-from .triage import LEVELS, TriageRules
+from .triage import LEVELS, RANK, TriageRules
 
 EXPORT_FORMATS = (".bif", ".xmlbif", ".net", ".xdsl")
 
@@ -270,9 +270,8 @@ class Model:
             values[:, 1 + j] = post[c][:, 1]
         probs = values[:, 1:]
         top[:] = probs.argmax(axis=1)
-        rank = {level: i for i, level in enumerate(LEVELS)}
         for i, clean in enumerate(cleans):  # (the level only: the rules checked by urgency)
-            levels[i] = rank[self.triage_rules.level(
+            levels[i] = RANK[self.triage_rules.level(
                 clean, dict(zip(self.condition_ids, probs[i].tolist())))]
 
     # -- dashboard views (presentation of the model, no new knowledge) -----------------------

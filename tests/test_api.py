@@ -175,6 +175,9 @@ def test_diagnose_many_matches_diagnose_row_by_row(model):
         assert out.loc[label, "pain_probability"] == pytest.approx(d.pain_probability, abs=1e-9)
         for cond, p in d.conditions.items():
             assert out.loc[label, f"p_{cond}"] == pytest.approx(p, abs=1e-9)
+    # in chunks (two of them, the last one short): each row lands in its own place
+    chunked = model.diagnose_many(frame, chunk=3)
+    pd.testing.assert_frame_equal(chunked, out, check_exact=False, atol=1e-12, rtol=0)
 
 
 def test_diagnose_many_names_the_bad_row(model):
