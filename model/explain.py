@@ -55,11 +55,20 @@ def run_cases(model, rows: list[dict], variables: list[str]):
     n = len(rows)
     states = model.kb.states
     possible = np.array([r is not None for r in rows], dtype=bool)
-    keys = sorted(set().union(*(r for r in rows if r is not None)), key=model.engine.index.get)
-    arrays = {}
-    for k in keys:
-        ones = np.ones(len(states[k]))
-        arrays[k] = np.stack([(r.get(k, ones) if r is not None else ones) for r in rows])
+    # rows share most vectors (the case's own answers): each distinct vector is written once,
+    # into all its rows (stacking row by row cost more than the inference on small cases)
+    where: dict = {}
+    for i, r in enumerate(rows):
+        for k, vec in (r.items() if r is not None else ()):
+            got = where.get((k, id(vec)))
+            if got is None:
+                where[(k, id(vec))] = (k, vec, [i])
+            else:
+                got[2].append(i)
+    keys = sorted({k for k, _, _ in where.values()}, key=model.engine.index.get)
+    arrays = {k: np.ones((n, len(states[k]))) for k in keys}
+    for k, vec, at in where.values():
+        arrays[k][at] = vec
     if keys:
         lik = {model.engine.index[k]: a for k, a in arrays.items()}
         possible &= model.engine.check_possible(lik, n)
@@ -69,7 +78,7 @@ def run_cases(model, rows: list[dict], variables: list[str]):
     while len(live):  # one engine call for every row (it groups rows by tree itself)
         try:  # the rows are variations of one case: cut what they all observe hard
             m, lz = model.engine.infer_batch({k: a[live] for k, a in arrays.items()}, variables,
-                                             slice_common=True)
+                                             slice_common=True, check=False)
         except ImpossibleEvidence as exc:  # rounding can hide a zero from the exact check
             possible[live[exc.cases]] = False
             live = live[possible[live]]

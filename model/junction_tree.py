@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import string
+import time
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -198,6 +199,16 @@ class Plan:
     """Flat schedule of einsum steps for one tree, evidence pattern and set of wanted marginals."""
 
     SMALL = 1 << 15  # below this many entries per call, the plain C einsum beats a BLAS path
+    # A step with several batched messages has no one best executor: on the early-questionnaire
+    # trees the fastest of a flat gather and four einsum contraction orders varied by up to 10x
+    # from step to step (c_einsum's speed depends on strides and operand count more than on
+    # flops, so a cost model did not predict it). From TUNED_MIN rows x clique entries each
+    # such step times the candidates once per batch-size octave and keeps the fastest; from
+    # GATHER_MIN (root cliques of thousands of entries) the gather always won, by 1.5-9x.
+    TUNED_MIN = 1 << 11
+    GATHER_MIN = 1 << 19
+    STRATEGIES = ("gather", "greedy", "pairs", "messages_pairs", "const_first")
+    force: str | None = None  # tests: run every tuned step with this strategy
 
     def __init__(self, tree: JunctionTree, ev_vars: tuple[int, ...], wanted: tuple[int, ...],
                  pseudo: dict | None = None):
@@ -208,6 +219,7 @@ class Plan:
         self._path_shapes: list = []  # per step: operand shapes to plan its einsum path with
         self._paths: dict[int, list] = {}
         self._gathers: dict[int, tuple] = {}  # per big step: its flat gather plan (on first use)
+        self._chosen: dict[tuple, tuple] = {}  # (step, batch octave) -> (strategy, einsum path)
         ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
         self.ev_slots = []
         for v in ev_vars:
@@ -339,6 +351,77 @@ class Plan:
             out = acc.reshape(batch, n_out, -1).sum(axis=2)
         return out.reshape((batch,) + out_shape)
 
+    def _multi(self, k: int, expr: str, ops: list, batch: int, size: int) -> np.ndarray:
+        """Step ``k`` with several batched messages, by its tuned strategy (see ``TUNED_MIN``)."""
+        if self.force is not None:
+            return self._execute(self.force, self._path(self.force, expr, ops), k, expr, ops,
+                                 batch)
+        if batch * size >= self.GATHER_MIN:
+            return self._gathered(k, expr, ops, batch)
+        key = (k, batch.bit_length())
+        got = self._chosen.get(key)
+        if got is not None:
+            return self._execute(*got, k, expr, ops, batch)
+        best = None
+        for how in self.STRATEGIES:  # (each gives the same sums, in another order)
+            path = self._path(how, expr, ops)
+            start = time.perf_counter()
+            r = self._execute(how, path, k, expr, ops, batch)
+            took = time.perf_counter() - start
+            if best is None or took < best[0]:
+                best = (took, how, path)
+        self._chosen[key] = best[1:]
+        return r
+
+    @staticmethod
+    def _path(how: str, expr: str, ops: list):
+        """A strategy's contraction order as ``[(i, j, pairwise contraction), ...]`` (operands:
+        the clique's constant first, then the messages; each intermediate is appended at the
+        end of the operand list, as numpy's einsum paths do)."""
+        n = len(ops)
+        if how == "gather":
+            return None
+        if how == "greedy":
+            order = [tuple(p) for p in np.einsum_path(expr, *ops, optimize="greedy")[0][1:]]
+        elif how == "pairs":  # constant x first message, then the messages two by two
+            order = [(0, 1)] * (n - 1)
+        elif how == "messages_pairs":  # the messages two by two, the constant last
+            order = [(1, 2)] * (n - 2) + [(0, 1)]
+        elif how == "const_first":  # the constant times each message in turn
+            order = [(0, 1)] + [(0, n - 2 - i) for i in range(n - 2)]
+        else:
+            raise ValueError(f"unknown step strategy {how!r}; one of {Plan.STRATEGIES}")
+        inputs, out = expr.split("->")
+        subs = inputs.split(",")
+        path = []
+        for group in order:  # a group of more than two operands is folded left to right
+            taken = [subs.pop(i) for i in sorted(group, reverse=True)][::-1]
+            calls, acc = [], taken[0]
+            if len(taken) == 1:
+                taken.append("")  # a lone operand: its sums only (times the scalar 1)
+            for n_done, x in enumerate(taken[1:], start=2):
+                keep = set(out).union(*subs, *taken[n_done:])
+                res = "".join(dict.fromkeys(c for c in acc + x if c in keep))
+                if not subs and n_done == len(taken):
+                    res = out
+                calls.append(_pairwise(f"{acc},{x}->{res}") if x else _unary(f"{acc}->{res}"))
+                acc = res
+            path.append((tuple(group), calls))
+            subs.append(acc)
+        return path
+
+    def _execute(self, how: str, path, k: int, expr: str, ops: list, batch: int):
+        if how == "gather":
+            return self._gathered(k, expr, ops, batch)
+        ops = list(ops)
+        for group, calls in path:  # (numpy's einsum would search the path again on every call)
+            taken = [ops.pop(i) for i in sorted(group, reverse=True)][::-1]
+            r = calls[0](*taken[:2])
+            for call, x in zip(calls[1:], taken[2:]):
+                r = call(r, x)
+            ops.append(r)
+        return ops[0]
+
     def _shapes(self, k: int) -> list:
         """Operands standing in for step ``k``'s, to plan its contraction path with."""
         const, c, subs = self._path_shapes[k]
@@ -363,10 +446,10 @@ class Plan:
         log_scale = np.zeros(batch)
         small = self.SMALL
         for dst, expr, args, k, size, scale in self.steps:
-            if batch * size < small:
+            if len(args) > 2 and batch * size >= self.TUNED_MIN:  # several batched messages
+                r = self._multi(k, expr, [buf[i] for i in args], batch, size)
+            elif batch * size < small:
                 r = np.einsum(expr, *[buf[i] for i in args])
-            elif len(args) > 2:  # a big clique and several messages: gathered products
-                r = self._gathered(k, expr, [buf[i] for i in args], batch)
             else:
                 path = self._paths.get(k)
                 if path is None:
@@ -397,6 +480,54 @@ class Plan:
         if log:
             return marg, z, log_scale
         return marg, z
+
+
+def _unary(eq: str):
+    return lambda x, _=None: np.einsum(eq, x)
+
+
+@lru_cache(maxsize=4096)
+def _pairwise(eq: str):
+    """``np.einsum(eq, a, b)`` for two operands (no repeated letter within one) as one batched
+    ``matmul``, or a broadcast product when no letter is summed over both: numpy's own path
+    for such pairs, without searching the path on every call."""
+    inputs, out = eq.split("->")
+    a, b = inputs.split(",")
+    a_kept = [c for c in a if c in b or c in out]
+    b_kept = [c for c in b if c in a or c in out]
+    a_sum = tuple(i for i, c in enumerate(a) if c not in a_kept)
+    b_sum = tuple(i for i, c in enumerate(b) if c not in b_kept)
+    batch = [c for c in a_kept if c in b_kept and c in out]
+    summed = [c for c in a_kept if c in b_kept and c not in out]
+    left = [c for c in a_kept if c not in b_kept]
+    right = [c for c in b_kept if c not in a_kept]
+    perm_a = tuple(a_kept.index(c) for c in batch + left + summed)
+    perm_b = tuple(b_kept.index(c) for c in batch + summed + right)
+    made = batch + left + right
+    perm_out = tuple(made.index(c) for c in out)
+    nb, nl, ns = len(batch), len(left), len(summed)
+
+    def run(x, y):
+        if a_sum:
+            x = x.sum(axis=a_sum)
+        if b_sum:
+            y = y.sum(axis=b_sum)
+        x = x.transpose(perm_a)
+        y = y.transpose(perm_b)
+        bs = np.broadcast_shapes(x.shape[:nb], y.shape[:nb])
+        if x.shape[:nb] != bs:
+            x = np.broadcast_to(x, bs + x.shape[nb:])
+        if y.shape[:nb] != bs:
+            y = np.broadcast_to(y, bs + y.shape[nb:])
+        ls, rs = x.shape[nb:nb + nl], y.shape[nb + ns:]
+        nbs, nls, nrs = math.prod(bs), math.prod(ls), math.prod(rs)
+        if ns:
+            r = np.matmul(x.reshape(nbs, nls, -1), y.reshape(nbs, -1, nrs))
+        else:
+            r = x.reshape(nbs, nls, 1) * y.reshape(nbs, 1, nrs)
+        return r.reshape(bs + ls + rs).transpose(perm_out)
+
+    return run
 
 
 def _span(t: JunctionTree, hosts: set[int]) -> tuple[set[int], int]:

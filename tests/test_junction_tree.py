@@ -75,10 +75,11 @@ def tree_engine(network):
     return engine
 
 
-def test_gathered_steps_equal_plain_einsum(tree_engine, monkeypatch):
+def test_every_step_strategy_equals_plain_einsum(tree_engine, monkeypatch):
     """200 runners who answered some training and background questions and no symptoms: the
-    shared tree's steps run as plain einsum calls, then (every step big) as flat gathers and
-    planned einsum paths; same marginals and log P(evidence)."""
+    shared tree's steps run as plain einsum calls, then (every step big) with each strategy a
+    step with several messages can be given (flat gathers, four contraction orders run as
+    pairwise matmuls), then as tuned; same marginals and log P(evidence)."""
     engine = tree_engine
     rng = np.random.default_rng(3)
     enum = engine.enumeration
@@ -102,12 +103,36 @@ def test_gathered_steps_equal_plain_einsum(tree_engine, monkeypatch):
         return {v: m.copy() for v, m in marg.items()}, log_z.copy()
 
     monkeypatch.setattr(Plan, "SMALL", 1 << 60)  # every step a plain einsum
+    monkeypatch.setattr(Plan, "TUNED_MIN", 1 << 60)
     plain, plain_z = run()
-    monkeypatch.setattr(Plan, "SMALL", 0)  # every step big: gathers / einsum paths
-    gathered, gathered_z = run()
-    assert any(p._gathers for t in engine._trees.values() for p in t._plans.values()), \
-        "the gathered path was not exercised"
-    np.testing.assert_allclose(gathered_z, plain_z, rtol=0, atol=1e-10)
-    for v, m in plain.items():
-        np.testing.assert_allclose(gathered[v], m, rtol=0, atol=1e-12,
-                                   err_msg=engine.variables[v])
+    monkeypatch.setattr(Plan, "SMALL", 0)  # every step big
+    monkeypatch.setattr(Plan, "TUNED_MIN", 0)
+    plans = [p for t in engine._trees.values() for p in t._plans.values()]
+    for how in Plan.STRATEGIES + (None,):  # None: tuned, each step its fastest
+        monkeypatch.setattr(Plan, "force", how)
+        got, got_z = run()
+        np.testing.assert_allclose(got_z, plain_z, rtol=0, atol=1e-10, err_msg=str(how))
+        for v, m in plain.items():
+            np.testing.assert_allclose(got[v], m, rtol=0, atol=1e-12,
+                                       err_msg=f"{how}: {engine.variables[v]}")
+    assert any(p._gathers for p in plans), "the gathered path was not exercised"
+    chosen = [how for p in plans for how, _ in p._chosen.values()]
+    assert chosen and set(chosen) <= set(Plan.STRATEGIES), chosen
+
+
+def test_pairwise_contractions_equal_einsum():
+    """The matmul form of a two-operand einsum (letters summed in one operand only, summed
+    over both, kept from one side, shared batch letters, a broadcast row axis)."""
+    from model.junction_tree import _pairwise
+    rng = np.random.default_rng(0)
+    cases = [("abce,bcdefghi->abdfghi", (5, 2, 4, 4), (2, 4, 2, 4, 2, 2, 2, 2)),
+             ("ab,bc->ac", (3, 4), (4, 5)), ("abx,aby->axy", (3, 2, 4), (3, 2, 5)),
+             ("ab,ab->a", (3, 2), (3, 2)), ("ab,cd->dcba", (2, 3), (4, 5)),
+             ("abz,bc->ca", (3, 4, 2), (4, 5)), ("ab,abc->ac", (1, 2), (4, 2, 3))]
+    for eq, sa, sb in cases:
+        x, y = rng.random(sa), rng.random(sb)
+        want = np.einsum(eq, np.broadcast_to(x, (max(sa[0], sb[0]),) + sa[1:])
+                         if eq == "ab,abc->ac" else x, y)
+        np.testing.assert_allclose(_pairwise(eq)(x, y), want, rtol=1e-13, err_msg=eq)
+    x = rng.random((4, 2)).astype(np.longdouble)
+    assert _pairwise("ab,abc->ac")(x, rng.random((4, 2, 3))).dtype == np.longdouble
