@@ -369,9 +369,11 @@ class Plan:
             r = self._execute(how, path, k, expr, ops, batch)
             took = time.perf_counter() - start
             if best is None or took < best[0]:
-                best = (took, how, path)
-        self._chosen[key] = best[1:]
-        return r
+                best = (took, how, path, r)
+        self._chosen[key] = best[1:3]
+        # the chosen strategy's result, so that this call and every later one agree to the
+        # last bit (strategies differ in the order of their sums: ~1e-16)
+        return best[3]
 
     @staticmethod
     def _path(how: str, expr: str, ops: list):
