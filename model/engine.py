@@ -801,7 +801,9 @@ class Engine:
 
         Returns
         -------
-        ``None`` when the case does not run in the cause enumeration (use rows), else
+        ``None`` when the case does not run in the cause enumeration (use rows), except that
+        a case with answers on causes only scores the candidates on causes from the causes'
+        posterior (:meth:`_cause_outcomes`, the others not ``done``); else
         ``(marginals {index: (n, 2)}, log_z (n,), done (n,) bool)``: ``log_z`` is
         ``log P(case and candidate)`` (``-inf`` when impossible); candidates not ``done`` put
         evidence on a finding that already has some, or above one that has (run them as rows).
@@ -814,10 +816,9 @@ class Engine:
         keep = self._keep_set(self._positive_outer(lik))
         # candidate answers on private causes stay enumerated (their pseudo-cases weigh them)
         touched = frozenset(v for cand in candidates for v in cand if v in enum.private)
-        if not enum.accepts(lik, 1, keep, self.foldable, self.OUTCOME_MAX_WORK, touched):
-            return None
-        if not self._variations_enumerated(lik, 1, keep, touched):
-            return None
+        if not enum.accepts(lik, 1, keep, self.foldable, self.OUTCOME_MAX_WORK, touched) or \
+                not self._variations_enumerated(lik, 1, keep, touched):
+            return self._cause_outcomes(lik, candidates, variables)
         n = len(candidates)
         done = np.zeros(n, dtype=bool)
         terms, pseudo = [], {(): {}}  # per candidate [(coefficient, pseudo key)]
@@ -870,6 +871,120 @@ class Engine:
             for v in variables:
                 marg[v][bad] = 0.0
         return marg, out_log_z, done
+
+    def _cause_outcomes(self, lik: dict, candidates: list[dict], variables: list[int]):
+        """:meth:`outcomes` for a case with answers on causes only (the first pages of the
+        questionnaire), for the candidates that are answers on causes too.
+
+        Without evidence below the causes, the causes are independent apart from their own
+        CPDs (hormonal contraception given sex): the posterior is a product over the
+        connected groups of causes, and a condition's marginal is its CPT summed against the
+        groups' marginals on its parents (exact: the evidence factorises over the groups). A
+        candidate answer on a cause changes one group. Candidates with evidence
+        elsewhere (symptoms) are left undone, to run as rows. ``None`` unless the case and
+        some candidate qualify."""
+        enum = self.enumeration
+        causes = set(enum.causes)
+        if any(v not in causes for v in lik) or not any(
+                cand and set(cand) <= causes for cand in candidates):
+            return None
+        groups, group_of = self._cause_groups
+        n = len(candidates)
+        done = np.array([set(cand) <= causes for cand in candidates])
+        rows = np.flatnonzero(done)
+        n_rows = len(rows)
+        joints = []
+        for members, prior in groups:  # the case's own posterior, per group
+            joint = prior
+            for i, v in enumerate(members):
+                if v in lik:
+                    shape = [1] * joint.ndim
+                    shape[i] = -1
+                    joint = joint * lik[v][0].reshape(shape)
+            joints.append(np.broadcast_to(joint, (n_rows,) + joint.shape))
+        for r, c in enumerate(rows):  # each candidate's likelihoods (one or two causes)
+            for v, vec in candidates[c].items():
+                g = group_of[v]
+                if not joints[g].flags.writeable:
+                    joints[g] = joints[g].copy()
+                shape = [1] * (joints[g].ndim - 1)
+                shape[groups[g][0].index(v)] = -1
+                joints[g][r] *= np.asarray(vec, dtype=float).reshape(shape)
+        total = np.zeros(n_rows)
+        alive = np.ones(n_rows, dtype=bool)
+        for g, joint in enumerate(joints):
+            z = joint.reshape(n_rows, -1).sum(axis=1)
+            alive &= z > 0
+            with np.errstate(divide="ignore"):
+                total += np.log(z)
+            joints[g] = joint / np.where(z > 0, z, 1.0).reshape((-1,) + (1,) * (joint.ndim - 1))
+        log_z = np.full(n, -np.inf)
+        log_z[rows] = np.where(alive, total, -np.inf)
+        marg = {v: np.zeros((n, int(self.cards[v]))) for v in variables}
+        for v in variables:
+            parts, table = self._cause_cpt(v)
+            parents = np.ones((n_rows, 1))
+            for g, summed in parts:  # the parents' joint per row, group by group
+                part = joints[g].sum(axis=summed) if summed else joints[g]
+                parents = (parents[:, :, None] * part.reshape(n_rows, 1, -1)).reshape(n_rows, -1)
+            m = parents @ table  # (rows, the condition's states)
+            m[~alive] = 0.0
+            marg[v][rows] = m
+        return marg, log_z, done
+
+    @cached_property
+    def _cause_groups(self) -> tuple[list, dict]:
+        """The causes in connected groups of their CPDs, ``[(members, prior joint)]`` (the
+        joint's axes in the members' order), and each cause's group."""
+        enum = self.enumeration
+        tables = {c: enum.tables[c] for c in enum.causes}
+        parent = {c: c for c in tables}
+
+        def root(c):
+            while parent[c] != c:
+                c = parent[c]
+            return c
+        for c, (scope, _) in tables.items():
+            for p in scope[1:]:
+                parent[root(p)] = root(c)
+        by_root: dict = {}
+        for c in enum.causes:
+            by_root.setdefault(root(c), []).append(c)
+        letters = {c: LETTERS[i + 1] for i, c in enumerate(enum.causes)}
+        groups, group_of = [], {}
+        for members in by_root.values():
+            ops, subs = [], []
+            for c in members:
+                scope, table = tables[c]
+                ops.append(table)
+                subs.append("".join(letters[v] for v in scope))
+                group_of[c] = len(groups)
+            own = "".join(letters[c] for c in members)
+            groups.append((members, np.einsum(",".join(subs) + "->" + own, *ops)))
+        return groups, group_of
+
+    def _cause_cpt(self, v: int):
+        """A condition's CPT for :meth:`_cause_outcomes`: ``(parts, table)``, ``parts`` the
+        groups of its parents with the group axes to sum out, ``table`` ``(parent states in
+        that order, the condition's states)``."""
+        cache = self.__dict__.setdefault("_cause_cpts", {})
+        got = cache.get(v)
+        if got is None:
+            scope = next(sc for _, sc, _ in self._specs if sc[0] == v)
+            table = self._full_tables.get(v)
+            if table is None:
+                table = next(pl for _, sc, pl in self._specs if sc[0] == v)
+            table = np.asarray(table, dtype=float)
+            groups, group_of = self._cause_groups
+            parts, order = [], []
+            for g in sorted({group_of[u] for u in scope[1:]}):
+                members = groups[g][0]
+                parts.append((g, tuple(1 + i for i, u in enumerate(members)
+                                       if u not in scope[1:])))
+                order += [u for u in members if u in scope[1:]]
+            moved = table.transpose([0] + [scope.index(u) for u in order])
+            got = cache[v] = (parts, moved.reshape(table.shape[0], -1).T.copy())
+        return got
 
     def possible_rows(self, rows: list[dict]) -> np.ndarray:
         """:meth:`check_possible` for single evidence dicts ``{var: vector}``, decided once per

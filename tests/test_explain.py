@@ -378,8 +378,54 @@ def test_answers_scored_from_the_case_equal_one_row_each(model, sampled_answers,
     answers = {k: v for k, v in answers.items() if k not in drop}
     got, ref, direct, n = candidates_both_ways(model, answers)
     assert_scored_alike(model, got, ref)
-    if direct is not None:  # the enumeration took the case: it took every candidate too
+    _, vectors, _ = model._evidence(answers)
+    causes_only = set(vectors) <= set(model.cause_ids)  # (see the next test)
+    if direct is not None and not causes_only:
+        # the enumeration took the case: it took every candidate too
         assert direct[2].all() and len(direct[2]) == n
+
+
+def test_cause_answers_early_in_the_questionnaire_scored_from_the_prior(model, sampled_answers):
+    """With answers on causes only (no answers, the training page, the training and background
+    pages, a man's answers), the candidate answers on causes come from the causes' posterior
+    groups (``Engine._cause_outcomes``) and the symptom answers run as rows: the same as one
+    row each. A man's "on the combined pill" is impossible, and scored so."""
+    from model.engine import Engine
+    groups = {q.id: q.group for q in model.kb.questions}
+    causes = {model.engine.index[c] for c in model.cause_ids}
+    states = [{}]
+    for pages in (("training",), ("training", "background")):
+        for answers in sampled_answers[:3]:
+            states.append({k: v for k, v in answers.items() if groups[k] in pages})
+    man = [q.id for q in model.kb.questions if q.group == "background" and q.kind == "choice"
+           and any(o.id == "male" for o in q.options)]
+    assert man, "a question on sex"
+    states.append({man[0]: "male"})
+    calls = []
+    real = Engine._cause_outcomes
+
+    def spy(self, *args):
+        calls.append(real(self, *args))
+        return calls[-1]
+
+    taken = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Engine, "_cause_outcomes", spy)
+        for answers in states:
+            calls.clear()
+            got, ref, direct, n = candidates_both_ways(model, answers)
+            assert_scored_alike(model, got, ref)
+            if calls and calls[-1] is not None:  # (the enumeration declined the case)
+                assert calls[-1] is direct
+                extras = [o.evidence for q in model.kb.questions if q.id not in answers
+                          for o in answer_outcomes(model, q.id)]
+                on_causes = [set(model.engine.index[k] for k in e) <= causes for e in extras]
+                assert list(direct[2]) == on_causes
+                taken.append(len(answers))
+    # no answers, some training pages, the man: with many causes open the enumeration
+    # declines them
+    assert taken[0] == 0 and len(taken) >= 3 and taken[-1] == 1, taken
+    assert not got[2].all(), "the man's impossible answer"
 
 
 def test_answers_scored_from_the_case_with_rare_findings_present(model, sampled_answers):
