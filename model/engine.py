@@ -764,7 +764,10 @@ class Engine:
     # states x 9-13 fired, or 384 x 2.3, the enumeration still wins (8-10 ms vs 10-28 ms).
     OUTCOME_MAX_WORK = 1 << 14
     OUTCOME_MAX_STATES = 1 << 11  # open states
-    OUTCOME_MAX_FIRED_WORK = 1 << 10  # open states x the fired-state pass's mean message size
+    # a fired-state pass of this many entries per condition or more (its reruns) only with
+    # few open states: open states x entries at most OUTCOME_MAX_FIRED_WORK
+    OUTCOME_BIG_FIRED = 8
+    OUTCOME_MAX_FIRED_WORK = 1 << 10
 
     def _variations_enumerated(self, lik: dict, batch: int, keep: frozenset,
                                touched: frozenset = frozenset()) -> bool:
@@ -775,8 +778,9 @@ class Engine:
         entries per condition, 46 ms vs 11 ms)."""
         enum = self.enumeration
         n_states = enum.n_states(lik, batch, keep, touched)
-        return (n_states <= self.OUTCOME_MAX_STATES and
-                n_states * enum.fired_states(keep) <= self.OUTCOME_MAX_FIRED_WORK)
+        fired = enum.fired_states(keep)
+        return n_states <= self.OUTCOME_MAX_STATES and (
+            fired < self.OUTCOME_BIG_FIRED or n_states * fired <= self.OUTCOME_MAX_FIRED_WORK)
 
     def outcomes(self, lik: dict[int, np.ndarray], candidates: list[dict],
                  variables: list[int]):
