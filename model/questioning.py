@@ -206,19 +206,24 @@ def plan(model, answers, questions=None) -> QuestionPlan:
     post = np.column_stack([marg[c][:, 1] for c in conds])
     rules = model.triage_rules
 
-    def triage(i, answers_i):  # the level only: rules checked from the most urgent down
-        return rules.level(answers_i, dict(zip(conds, post[i].tolist())))
-
-    level = triage(0, clean)
+    posts = post.tolist()
+    level = rules.level(clean, dict(zip(conds, posts[0])))  # (the level only)
     w = np.where(possible, np.exp(log_z - log_z[0]), 0.0)
     gain = _kl_bits(post[1:], post[:1])
+    # the level of every possible answer (of every piece of a number question's bin) at once
+    variations = []
+    for j, (qid, o) in enumerate(candidates):
+        if possible[j + 1]:
+            lookup = dict(zip(conds, posts[j + 1]))
+            variations += [(qid, value, lookup) for value, _ in (o.pieces or ((o.value, 1.0),))]
+    varied = iter(rules.levels_of_variations(clean, variations))
     out_rows, raw_total = [], {}
     for j, (qid, o) in enumerate(candidates):
         i = j + 1
         change, levels = 0.0, []
         if possible[i]:
             for value, share in (o.pieces or ((o.value, 1.0),)):
-                lv = triage(i, {**clean, qid: value})
+                lv = next(varied)
                 levels.append(lv)
                 change += share * (lv != level)
         raw_total[qid] = raw_total.get(qid, 0.0) + float(w[i])

@@ -195,6 +195,30 @@ def test_every_fired_rule_is_a_reason_with_a_source(model, rules, data):
         assert t.level == "self_care" and len(t.reasons) == 1
 
 
+@settings(deadline=None, max_examples=200)
+@given(data=st.data())
+def test_levels_of_one_answer_variations_equal_level(model, rules, red_flag_witnesses, data):
+    """The next-question ranking's triage of many one-answer variations at once (rules that
+    read neither the varied question nor a posterior decided once) gives each variation's
+    ``level``; the varied answers include red-flag witnesses' answers."""
+    base = model.intake.validate(random_case(data, model, max_size=15))
+    conds = model.condition_ids
+    variations = []
+    for _ in range(data.draw(st.integers(1, 6))):
+        if data.draw(st.booleans()):
+            _, witness = data.draw(st.sampled_from(red_flag_witnesses))
+            qid = data.draw(st.sampled_from(sorted(witness)))
+            value = witness[qid]
+        else:
+            (qid, value), = random_case(data, model, max_size=1).items() or [(None, None)]
+            assume(qid is not None)
+        post = dict(zip(conds, data.draw(st.lists(st.floats(0, 1), min_size=len(conds),
+                                                  max_size=len(conds)))))
+        variations.append((qid, value, post))
+    got = rules.levels_of_variations(base, variations)
+    assert got == [rules.level({**base, q: v}, p) for q, v, p in variations]
+
+
 @settings(**SETTINGS)
 @given(data=st.data())
 def test_diagnosis_reports_every_fired_rule(model, rules, data):
