@@ -283,7 +283,7 @@ class Engine:
         leaves, parents, log_g, zero_g, offs, leaks = self._leaf_fold
         # absent and uninformative leaves of every row at once (matrix products over the leaves)
         cols = [j for j, v in enumerate(leaves) if v in rows and v not in keep]
-        later = []  # leaves with positive or soft evidence in some row: expanded one by one
+        later = ()  # leaves with positive or soft evidence in some row (Quickscore)
         if cols:
             idx = [leaves[j] for j in cols]
             w = np.stack([rows[v] for v in idx], axis=1)  # (batch, leaves, 2)
@@ -301,36 +301,38 @@ class Engine:
                 if zero_g[p].any():
                     f = np.where(neg @ zero_g[p][cols] > 0, 0.0, f)
                 rows[p] = rows[p] * f if p in rows else f
-            for k in np.flatnonzero(positive.any(axis=0)):
-                later.append((idx[k], positive[:, k]))
+            later = np.flatnonzero(positive.any(axis=0))  # (positions in cols)
+            if len(later):
+                positive, w_off, w_on = positive[:, later], w_off[:, later], w_on[:, later]
             for v in idx:
                 rows.pop(v)
-        if later:
-            # the rows with a leaf positive: "drop it" and "it is absent" copies. Copies are
-            # tracked as indices into the rows so far, each with the leaves absent in it, and
-            # built once at the end (one gather per variable, one product per link)
-            src = np.arange(len(case))
-            absent = np.zeros((len(case), len(later)), dtype=bool)  # row x leaf absent in it
-            for j, (node, positive) in enumerate(later):
-                off, leak, _ = self.foldable[node]
-                vec = lik[node][case]
-                pos = np.flatnonzero(positive[case])
-                w_off, w_on = vec[:, off], vec[:, 1 - off]
-                absent_coef = coef[pos] * (w_off[pos] - w_on[pos]) * leak
-                coef[pos] *= w_on[pos]  # (coef is this call's own array)
-                coef = np.concatenate([coef, absent_coef])
-                src = np.concatenate([src, src[pos]])
-                case = np.concatenate([case, case[pos]])
-                copies = absent[pos]
-                copies[:, j] = True
-                absent = np.concatenate([absent, copies])
-            rows = {k: a[src] for k, a in rows.items()}  # (fresh arrays: updated in place)
-            for j, (node, _) in enumerate(later):
-                at = np.flatnonzero(absent[:, j])
-                for parent, g in self.foldable[node][2]:
-                    if parent not in rows:
-                        rows[parent] = np.ones((len(case), len(g)))
-                    rows[parent][at] *= g
+        if len(later):
+            # Quickscore: each row with positive leaves P becomes 2^|P| copies, one per subset
+            # S of P "absent" (weight (w_off - w_on) leak each) with the rest dropped (weight
+            # w_on each), all at once: copy i of a row has leaf b (its b-th positive) absent
+            # when bit b of i is set; the absent leaves fold into their parents as above
+            count = positive.sum(axis=1)
+            n_copies = np.left_shift(1, count)
+            src = np.repeat(np.arange(batch), n_copies)
+            first = np.cumsum(n_copies) - n_copies
+            sub = np.arange(len(src)) - first[src]
+            rank = np.cumsum(positive, axis=1) - 1  # a positive leaf's place in its row
+            pos = positive[src]
+            absent = pos & (((sub[:, None] >> np.maximum(rank[src], 0)) & 1) == 1)
+            lcols = [cols[k] for k in later]
+            term = np.where(absent, (w_off[src] - w_on[src]) * leaks[lcols],
+                            np.where(pos, w_on[src], 1.0))
+            coef = coef[src] * np.prod(term, axis=1)
+            case = case[src]
+            rows = {k: a[src] for k, a in rows.items()}
+            gone = absent.astype(float)
+            for p in parents:
+                if not np.any(log_g[p][lcols]) and not zero_g[p][lcols].any():
+                    continue  # no later leaf is linked to p
+                f = np.exp(gone @ log_g[p][lcols])
+                if zero_g[p][lcols].any():
+                    f = np.where(gone @ zero_g[p][lcols] > 0, 0.0, f)
+                rows[p] = rows[p] * f if p in rows else f
         leaf_set = set(leaves)
         for node, (off, leak, links) in self.foldable.items():
             if node in keep or node in leaf_set:
@@ -782,16 +784,27 @@ class Engine:
 
     def _variations_enumerated(self, lik: dict, batch: int, keep: frozenset,
                                touched: frozenset = frozenset()) -> bool:
-        """Whether variations of one case (candidate answers, attributions) should run in the
-        cause enumeration rather than on one junction tree: few open states, and a small
-        fired-state pass (see ``OUTCOME_MAX_STATES``; the same rows measured as rows: 6,144
-        states, 56 ms vs 15 ms on the tree; a 256-state case with a fired-state pass of 10
-        entries per condition, 46 ms vs 11 ms)."""
+        """Whether the candidate answers of a case are scored from its enumeration
+        (:meth:`outcomes`) rather than as rows: few open states, and a small fired-state pass
+        (see ``OUTCOME_MAX_STATES``)."""
         enum = self.enumeration
         n_states = enum.n_states(lik, batch, keep, touched)
         fired = enum.fired_states(keep)
         return n_states <= self.OUTCOME_MAX_STATES and (
             fired < self.OUTCOME_BIG_FIRED or n_states * fired <= self.OUTCOME_MAX_FIRED_WORK)
+
+    def _rows_enumerated(self, lik: dict, batch: int, keep: frozenset) -> bool:
+        """Whether rows that are variations of one case (candidate answers the case's own
+        enumeration left, attributions) run in the cause enumeration rather than on one
+        junction tree: its work per row is the open states times the fired-state pass's
+        entries, a tree's is the tree's size. Measured on 16 sampled runners' candidate rows:
+        up to 32 states x 10 entries the enumeration won (8-11 ms vs 12-24 ms), from 128 x 8
+        or 256 x 2.8 the tree (10-23 ms vs 24-43 ms; 1,536 states x 1: 15 vs 54 ms)."""
+        enum = self.enumeration
+        return (enum.n_states(lik, batch, keep) * enum.fired_states(keep)
+                <= self.ROWS_MAX_ENUMERATED)
+
+    ROWS_MAX_ENUMERATED = 1 << 9
 
     def outcomes(self, lik: dict[int, np.ndarray], candidates: list[dict],
                  variables: list[int]):
@@ -1188,7 +1201,7 @@ class Engine:
                         slice_vars=None if slice_common else (), keep=keep,
                         enumerate=not slice_common or (
                             self.enumeration is not None and
-                            self._variations_enumerated(lik, len(rows), keep)))
+                            self._rows_enumerated(lik, len(rows), keep)))
                 except ImpossibleEvidence as exc:
                     raise ImpossibleEvidence(rows[exc.cases]) from None
                 for i, m in marg.items():
