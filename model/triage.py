@@ -324,23 +324,30 @@ class TriageRules:
         if reads is None:
             reads = self.__dict__["_reads"] = [
                 (None if r.when.uses_posterior() else _questions_read(r.when)) for r in order]
-        alone: dict[int, bool] = {}
+        alone: dict[int, bool] = {}  # rule position -> fires on ``answers`` alone
+        plans: dict = {}  # question -> (positions of the rules to test, first static firing)
         out = []
         for qid, value, posteriors in variations:
+            got = plans.get(qid)
+            if got is None:
+                first = len(order)
+                for i, read in enumerate(reads):
+                    if read is not None and qid not in read:
+                        if i not in alone:
+                            alone[i] = order[i].fires(answers, {})
+                        if alone[i]:
+                            first = i
+                            break
+                got = plans[qid] = ([i for i in range(first) if reads[i] is None or
+                                     qid in reads[i]], first)
+            test, first = got
             varied = {**answers, qid: value}
-            for i, rule in enumerate(order):
-                read = reads[i]
-                if read is not None and qid not in read:
-                    fires = alone.get(i)
-                    if fires is None:
-                        fires = alone[i] = rule.fires(answers, {})
-                else:
-                    fires = rule.fires(varied, posteriors)
-                if fires:
-                    out.append(rule.level)
+            for i in test:
+                if order[i].fires(varied, posteriors):
+                    out.append(order[i].level)
                     break
             else:
-                out.append("self_care")
+                out.append(order[first].level if first < len(order) else "self_care")
         return out
 
     def self_care_note(self, conditions: pd.Series) -> Reason:
