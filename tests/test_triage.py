@@ -102,6 +102,24 @@ def test_every_red_flag_fires_from_answers_alone_whatever_the_posteriors(
             assert rule.id in [r.rule for r in t.reasons]
 
 
+def test_both_legs_rules_out_a_clot_but_not_a_clinician(model, rules):
+    """A clot is one leg (evidence §3 DVT: "one calf/leg"; §4 suspected DVT: unilateral
+    swelling; Wells -2 when an alternative is as likely): a swollen leg after long travel is
+    urgent, both legs swollen is not a clot sign but still a clinician within days
+    (swelling_both_legs), never self-care. "Both legs" is the only qualifier that rules a red
+    flag out."""
+    assert negated_questions(rules) == {"both_legs"}
+    for case in ({"swelling": True, "long_travel_or_immobility": True},
+                 {"swelling": True, "pain_location": "calf"},
+                 {"swelling": True, "warmth_redness": True, "clot_history": True}):
+        one = model.diagnose({**case, "both_legs": False}).triage
+        unanswered = model.diagnose(case).triage
+        both = model.diagnose({**case, "both_legs": True}).triage
+        assert one.level == unanswered.level == "urgent_care", case  # unknown counts as one leg
+        assert both.level == "see_clinician_soon", case
+        assert "swelling_both_legs" in {r.rule for r in both.reasons}
+
+
 def test_low_prior_clot_with_swollen_warm_calf_is_urgent(model, rules):
     answers = {"pain_location": "calf", "swelling": True, "warmth_redness": True,
                "both_legs": False, "age": 25, "sex": "male"}
@@ -162,13 +180,36 @@ def test_unanswered_questions_never_fire(rules, zeros):
 
 
 # ------------------------------------------------------------------------------ properties
+def negated_questions(rules) -> set[str]:
+    """Questions a red-flag rule reads under ``not``: qualifiers that rule a red flag out
+    ("both legs": a clot is one leg), not red flags themselves."""
+    found = set()
+
+    def walk(node, negated):
+        if isinstance(node, Answer):
+            if negated:
+                found.add(node.question)
+            return
+        for part in getattr(node, "parts", ()):
+            walk(part, negated or getattr(node, "op", None) == "not")
+    for rule in rules.rules:
+        if rule.red_flag:
+            walk(rule.when, False)
+    return found
+
+
 @settings(**SETTINGS)
 @given(data=st.data())
-def test_adding_a_red_flag_never_lowers_the_level(model, red_flag_witnesses, data):
+def test_adding_a_red_flag_never_lowers_the_level(model, rules, red_flag_witnesses, data):
     case = random_case(data, model)
     rule, w = data.draw(st.sampled_from(red_flag_witnesses))
-    # "adding": a question not answered yet, or a yes where the case said no
+    # "adding": a question not answered yet, or a yes where the case said no; qualifiers that
+    # rule a red flag out stay as the case has them (answering them is new information that
+    # may lower the level: test_both_legs_rules_out_a_clot_but_not_a_clinician)
+    qualifiers = negated_questions(rules)
     for qid, value in w.items():
+        if qid in qualifiers:
+            assume(case.get(qid) == value)
         if qid in case and case[qid] != value:
             assume(case[qid] is False and value is True)
     before = diagnose_or_skip(model, case)
