@@ -203,11 +203,14 @@ class Plan:
     # trees the fastest of a flat gather and four einsum contraction orders varied by up to 10x
     # from step to step (c_einsum's speed depends on strides and operand count more than on
     # flops, so a cost model did not predict it). From TUNED_MIN rows x clique entries each
-    # such step times the candidates once per batch-size octave and keeps the fastest; from
-    # GATHER_MIN (root cliques of thousands of entries) the gather always won, by 1.5-9x.
+    # such step, when it runs a second time at a batch-size octave, times the candidates once
+    # and keeps the fastest; from GATHER_MIN (root cliques of thousands of entries) the gather
+    # always won, by 1.5-9x. (numpy's greedy path was a fifth candidate: it won a few steps by
+    # 10-20 %, and its search cost ~1 ms per step, which batches of unrelated cases, each
+    # compiling its own tree, paid over and over: 300 cases 5.1 -> 11.4 s.)
     TUNED_MIN = 1 << 11
     GATHER_MIN = 1 << 19
-    STRATEGIES = ("gather", "greedy", "pairs", "messages_pairs", "const_first")
+    STRATEGIES = ("gather", "pairs", "messages_pairs", "const_first")
     force: str | None = None  # tests: run every tuned step with this strategy
     # Gathered steps run in blocks of rows of at most BLOCK entries (0.5 MB arrays, which stay
     # in the processor's cache): the 6,144-entry root clique with 135 rows at once (6.6 MB
@@ -378,6 +381,11 @@ class Plan:
         got = self._chosen.get(key)
         if got is not None:
             return self._execute(*got, k, expr, ops, batch)
+        if key not in self._chosen:  # first use: timing pays off only for reused plans (a batch
+            self._chosen[key] = None  # of unrelated cases compiles many trees, each run once)
+            if batch * size >= self.SMALL:
+                return self._gathered(k, expr, ops, batch)
+            return np.einsum(expr, *ops)
         best = None
         for how in self.STRATEGIES:  # (each gives the same sums, in another order)
             path = self._path(how, expr, ops)
@@ -399,7 +407,7 @@ class Plan:
         n = len(ops)
         if how == "gather":
             return None
-        if how == "greedy":
+        if how == "greedy":  # (not among STRATEGIES: see there)
             order = [tuple(p) for p in np.einsum_path(expr, *ops, optimize="greedy")[0][1:]]
         elif how == "pairs":  # constant x first message, then the messages two by two
             order = [(0, 1)] * (n - 1)

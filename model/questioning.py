@@ -16,7 +16,11 @@ All answers are computed in one pass over the case's own cause enumeration
 states, an answer about a symptom is ``Z(e) - Z(e, symptom absent)`` and "absent" multiplies the
 conditions it depends on, so the case is not re-run once per answer. Cases the enumeration
 declines (many open causes) run as one batch of evidence rows, one per answer, as do answers on a
-symptom that already has evidence from another answer. Both ways agree to 1e-9 (tests).
+symptom that already has evidence from another answer, and "symptom present" answers whose
+signed sum would lose digits. Early in the questionnaire (answers on causes only) the answers on
+causes come from the causes' posterior instead (:meth:`model.engine.Engine._cause_outcomes`).
+All ways agree to 1e-9 (tests). The triage level of every answer is found in one call
+(:meth:`model.triage.TriageRules.levels_of_variations`).
 
 ``P(o)`` is the probability of the answer's evidence given the answers so far, normalised over the
 question's distinct answers. Answers between two cut-offs (soft evidence) and "not sure" options
@@ -33,7 +37,8 @@ The ranking ``score`` adds ``expected_gain`` and ``p_change_triage`` weighted by
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +48,8 @@ from ._yaml import Node, read_yaml
 from .explain import run_outcomes
 
 LEVEL_RANK = {"self_care": 0, "see_clinician_soon": 1, "urgent_care": 2}
+OUTCOME_COLUMNS = ["question", "answer", "value", "probability", "triage_level",
+                   "p_change_triage", "gain"]
 
 
 @dataclass(frozen=True)
@@ -162,9 +169,16 @@ class QuestionPlan:
         The current level.
     """
     ranking: pd.DataFrame
-    outcomes: pd.DataFrame
+    outcome_rows: list = field(repr=False)  # (the outcomes frame is built when first read)
     stop: bool
     triage_level: str
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame:
+        # frames from columns (building them row by row cost more than the inference on
+        # small cases); next_questions reads only the ranking
+        return pd.DataFrame({c: _column([r[i] for r in self.outcome_rows])
+                             for i, c in enumerate(OUTCOME_COLUMNS)}, columns=OUTCOME_COLUMNS)
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -233,12 +247,6 @@ def plan(model, answers, questions=None) -> QuestionPlan:
     for row in out_rows:  # P(answer) normalised over the question's answers
         total = raw_total[row[0]]
         row[3] = row[3] / total if total > 0 else 0.0
-    outcome_cols = ["question", "answer", "value", "probability", "triage_level",
-                    "p_change_triage", "gain"]
-    # frames from columns (building them row by row and sorting in pandas cost more than the
-    # inference on small cases)
-    outcomes = pd.DataFrame({c: _column([r[i] for r in out_rows]) for i, c in
-                             enumerate(outcome_cols)}, columns=outcome_cols)
     rank_rows = {}
     weight = settings["triage_change_weight"]
     by_id = model.intake.by_id
@@ -262,7 +270,7 @@ def plan(model, answers, questions=None) -> QuestionPlan:
     ranking = pd.DataFrame({c: _column([r[c] for r in ordered]) for c in rank_cols},
                            columns=rank_cols)
     stop = not bool(ranking.could_change_triage.any())
-    return QuestionPlan(ranking, outcomes, stop, level)
+    return QuestionPlan(ranking, out_rows, stop, level)
 
 
 def _column(values: list) -> np.ndarray:
