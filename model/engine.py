@@ -962,13 +962,16 @@ class Engine:
         log_z = np.full(n, -np.inf)
         log_z[rows] = np.where(alive, total, -np.inf)
         marg = {v: np.zeros((n, int(self.cards[v]))) for v in variables}
+        prefixes: dict = {(): np.ones((n_rows, 1))}  # conditions share leading parent groups
         for v in variables:
             parts, table = self._cause_cpt(v)
-            parents = np.ones((n_rows, 1))
-            for g, summed in parts:  # the parents' joint per row, group by group
-                part = joints[g].sum(axis=summed) if summed else joints[g]
-                parents = (parents[:, :, None] * part.reshape(n_rows, 1, -1)).reshape(n_rows, -1)
-            m = parents @ table  # (rows, the condition's states)
+            for i, (g, summed) in enumerate(parts):  # the parents' joint per row, by group
+                key = tuple(parts[:i + 1])
+                if key not in prefixes:
+                    part = joints[g].sum(axis=summed) if summed else joints[g]
+                    prefixes[key] = (prefixes[key[:-1]][:, :, None] *
+                                     part.reshape(n_rows, 1, -1)).reshape(n_rows, -1)
+            m = prefixes[tuple(parts)] @ table  # (rows, the condition's states)
             m[~alive] = 0.0
             marg[v][rows] = m
         return marg, log_z, done
