@@ -28,12 +28,13 @@ pattern and cached. ``Engine.use_enumeration = False`` forces the trees (the tes
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from functools import cached_property
 
 import numpy as np
 
 from .enumeration import CauseEnumeration, is_hard, positive_or_soft
-from .junction_tree import LETTERS, Factor, JunctionTree
+from .junction_tree import LETTERS, Factor, JunctionTree, untuned
 
 
 class ImpossibleEvidence(ValueError):
@@ -1167,49 +1168,53 @@ class Engine:
         # next-question rows early in the questionnaire, median 65 -> 41 ms)
         if not slice_common and self.use_enumeration and self.enumeration is not None:
             # rows the cause enumeration takes: grouped by their kept leaves and open causes
-            done = self._enumerate_rows(arrays, n, idx, budget, out, log_z)
+            with untuned():
+                done = self._enumerate_rows(arrays, n, idx, budget, out, log_z)
             todo &= ~done
         _, label = np.unique(codes[todo], axis=0, return_inverse=True)
         label = label.ravel()
         rest = np.flatnonzero(todo)
         order = rest[np.argsort(label, kind="stable")]
         bounds = np.flatnonzero(np.diff(np.sort(label, kind="stable"))) + 1
-        for group in np.split(order, bounds) if len(order) else []:
-            if (len(group) < self.SMALL_GROUP or not todo.all()) and not slice_common:
-                # (rows the enumeration declined have many open causes or positives: measured on
-                # sampled cases, a tree sliced at each row's hard answers beats a shared
-                # unsliced tree for them)
-                # a rare pattern: each row on its own sliced tree (small, quick to compile)
-                # costs less than compiling the unsliced tree of the pattern for a few rows
-                for r in group:
-                    one = {i: a[r:r + 1] for i, a in arrays.items()}
+        # unrelated cases compile many trees, each run once: no timing of their steps
+        with nullcontext() if slice_common else untuned():
+            for group in np.split(order, bounds) if len(order) else []:
+                if (len(group) < self.SMALL_GROUP or not todo.all()) and not slice_common:
+                    # (rows the enumeration declined have many open causes or positives:
+                    # measured on sampled cases, a tree sliced at each row's hard answers beats
+                    # a shared unsliced tree for them)
+                    # a rare pattern: each row on its own sliced tree (small, quick to compile)
+                    # costs less than compiling the unsliced tree of the pattern for a few rows
+                    for r in group:
+                        one = {i: a[r:r + 1] for i, a in arrays.items()}
+                        try:
+                            marg, lz = self.posterior(one, 1, idx, check=False)
+                        except ImpossibleEvidence:
+                            raise ImpossibleEvidence(np.array([r])) from None
+                        for i, m in marg.items():
+                            out[self.variables[i]][r] = m[0]
+                        log_z[r] = lz[0]
+                    continue
+                keep = self._with_outer_parents(
+                    {nodes[j] for j in np.flatnonzero(positive[group[0]])})
+                tree = self.tree(keep, frozenset(), self._whole(arrays, frozenset()))
+                chunk = max(16, budget // (4 * tree.max_clique_size))
+                for start in range(0, len(group), chunk):
+                    rows = group[start:start + chunk]
+                    lik = {i: a[rows] for i, a in arrays.items()}
                     try:
-                        marg, lz = self.posterior(one, 1, idx, check=False)
-                    except ImpossibleEvidence:
-                        raise ImpossibleEvidence(np.array([r])) from None
+                        # unrelated rows are not sliced: trees are then shared by a whole group
+                        marg, lz = self.posterior(
+                            lik, len(rows), idx, check=False,
+                            slice_vars=None if slice_common else (), keep=keep,
+                            enumerate=not slice_common or (
+                                self.enumeration is not None and
+                                self._rows_enumerated(lik, len(rows), keep)))
+                    except ImpossibleEvidence as exc:
+                        raise ImpossibleEvidence(rows[exc.cases]) from None
                     for i, m in marg.items():
-                        out[self.variables[i]][r] = m[0]
-                    log_z[r] = lz[0]
-                continue
-            keep = self._with_outer_parents({nodes[j] for j in np.flatnonzero(positive[group[0]])})
-            tree = self.tree(keep, frozenset(), self._whole(arrays, frozenset()))
-            chunk = max(16, budget // (4 * tree.max_clique_size))
-            for start in range(0, len(group), chunk):
-                rows = group[start:start + chunk]
-                lik = {i: a[rows] for i, a in arrays.items()}
-                try:
-                    # unrelated rows are not sliced: trees are then shared by a whole group
-                    marg, lz = self.posterior(
-                        lik, len(rows), idx, check=False,
-                        slice_vars=None if slice_common else (), keep=keep,
-                        enumerate=not slice_common or (
-                            self.enumeration is not None and
-                            self._rows_enumerated(lik, len(rows), keep)))
-                except ImpossibleEvidence as exc:
-                    raise ImpossibleEvidence(rows[exc.cases]) from None
-                for i, m in marg.items():
-                    out[self.variables[i]][rows] = m
-                log_z[rows] = lz
+                        out[self.variables[i]][rows] = m
+                    log_z[rows] = lz
         return out, log_z
 
     def _positive_rows(self, arrays: dict, n: int):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import string
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -203,11 +205,11 @@ class Plan:
     # trees the fastest of a flat gather and four einsum contraction orders varied by up to 10x
     # from step to step (c_einsum's speed depends on strides and operand count more than on
     # flops, so a cost model did not predict it). From TUNED_MIN rows x clique entries each
-    # such step, when it runs a second time at a batch-size octave, times the candidates once
-    # and keeps the fastest; from GATHER_MIN (root cliques of thousands of entries) the gather
-    # always won, by 1.5-9x. (numpy's greedy path was a fifth candidate: it won a few steps by
-    # 10-20 %, and its search cost ~1 ms per step, which batches of unrelated cases, each
-    # compiling its own tree, paid over and over: 300 cases 5.1 -> 11.4 s.)
+    # such step times the candidates the first time it runs at a batch-size octave and keeps
+    # the fastest, returning the fastest one's own result (so that every call agrees to the last
+    # bit); from GATHER_MIN (root cliques of thousands of entries) the gather always won, by
+    # 1.5-9x. Batches of unrelated cases run their steps untuned (see untuned). (numpy's greedy
+    # path was a fifth candidate: it won a few steps by 10-20 %, and its search cost ~1 ms.)
     TUNED_MIN = 1 << 11
     GATHER_MIN = 1 << 19
     STRATEGIES = ("gather", "pairs", "messages_pairs", "const_first")
@@ -382,11 +384,10 @@ class Plan:
         got = self._chosen.get(key)
         if got is not None:
             return self._execute(*got, k, expr, ops, batch)
-        if key not in self._chosen:  # first use: timing pays off only for reused plans (a batch
-            self._chosen[key] = None  # of unrelated cases compiles many trees, each run once)
-            if batch * size >= self.SMALL:
-                return self._gathered(k, expr, ops, batch)
-            return np.einsum(expr, *ops)
+        if not getattr(_tuning, "on", True) and key not in self._chosen:  # (see untuned)
+            self._chosen[key] = None
+            return self._gathered(k, expr, ops, batch) if batch * size >= self.SMALL \
+                else np.einsum(expr, *ops)
         best = None
         for how in self.STRATEGIES:  # (each gives the same sums, in another order)
             path = self._path(how, expr, ops)
@@ -508,6 +509,25 @@ class Plan:
         if log:
             return marg, z, log_scale
         return marg, z
+
+
+_tuning = threading.local()
+
+
+@contextmanager
+def untuned():
+    """Within this block (this thread), a step is timed only when it runs a second time (its
+    first run uses its default executor): a batch of unrelated cases compiles many junction
+    trees and runs most of them once, where timing every step at first use cost 29 % more
+    instructions on 300 sampled cases, and never timing them 8 % more (the big groups' trees
+    run chunk after chunk). Outside, a step is timed at its first run, which returns the
+    fastest one's own result, so repeated calls agree to the last bit."""
+    before = getattr(_tuning, "on", True)
+    _tuning.on = False
+    try:
+        yield
+    finally:
+        _tuning.on = before
 
 
 def _unary(eq: str):
