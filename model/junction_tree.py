@@ -409,9 +409,7 @@ class Plan:
         n = len(ops)
         if how == "gather":
             return None
-        if how == "greedy":  # (not among STRATEGIES: see there)
-            order = [tuple(p) for p in np.einsum_path(expr, *ops, optimize="greedy")[0][1:]]
-        elif how == "pairs":  # constant x first message, then the messages two by two
+        if how == "pairs":  # constant x first message, then the messages two by two
             order = [(0, 1)] * (n - 1)
         elif how == "messages_pairs":  # the messages two by two, the constant last
             order = [(1, 2)] * (n - 2) + [(0, 1)]
