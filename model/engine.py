@@ -445,7 +445,7 @@ class Engine:
         (a diagnosis's counterfactuals) choose between the back ends as a single case does:
         a pattern seen before gets its junction tree above the warm threshold.
         ``enumerate=False``: junction trees only (many variations of one case: one tree runs
-        them all at once, see ``TREE_ROWS``).
+        them all at once, see :meth:`_rows_enumerated`).
         """
         if check:
             possible = self.check_possible(lik, batch)

@@ -202,7 +202,7 @@ class Plan:
 
     SMALL = 1 << 15  # below this many entries per call, the plain C einsum beats a BLAS path
     # A step with several batched messages has no one best executor: on the early-questionnaire
-    # trees the fastest of a flat gather and four einsum contraction orders varied by up to 10x
+    # trees the fastest of a flat gather and three contraction orders varied by up to 10x
     # from step to step (c_einsum's speed depends on strides and operand count more than on
     # flops, so a cost model did not predict it). From TUNED_MIN rows x clique entries each
     # such step times the candidates the first time it runs at a batch-size octave and keeps
@@ -230,7 +230,8 @@ class Plan:
         self._path_shapes: list = []  # per step: operand shapes to plan its einsum path with
         self._paths: dict[int, list] = {}
         self._gathers: dict[int, tuple] = {}  # per big step: its flat gather plan (on first use)
-        self._chosen: dict[tuple, tuple] = {}  # (step, batch octave) -> (strategy, einsum path)
+        # (step, batch octave) -> (strategy, its contraction path); None: seen once, untuned
+        self._chosen: dict[tuple, tuple | None] = {}
         ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
         self.ev_slots = []
         for v in ev_vars:
@@ -403,9 +404,9 @@ class Plan:
 
     @staticmethod
     def _path(how: str, expr: str, ops: list):
-        """A strategy's contraction order as ``[(i, j, pairwise contraction), ...]`` (operands:
-        the clique's constant first, then the messages; each intermediate is appended at the
-        end of the operand list, as numpy's einsum paths do)."""
+        """A strategy's contraction order as ``[(i, j, pairwise contraction), ...]``: operands
+        ``i < j`` of the current list are contracted and the result appended at its end, as in
+        numpy's einsum paths (the operands: the clique's constant first, then the messages)."""
         n = len(ops)
         if how == "gather":
             return None
@@ -420,32 +421,21 @@ class Plan:
         inputs, out = expr.split("->")
         subs = inputs.split(",")
         path = []
-        for group in order:  # a group of more than two operands is folded left to right
-            taken = [subs.pop(i) for i in sorted(group, reverse=True)][::-1]
-            calls, acc = [], taken[0]
-            if len(taken) == 1:
-                taken.append("")  # a lone operand: its sums only (times the scalar 1)
-            for n_done, x in enumerate(taken[1:], start=2):
-                keep = set(out).union(*subs, *taken[n_done:])
-                res = "".join(dict.fromkeys(c for c in acc + x if c in keep))
-                if not subs and n_done == len(taken):
-                    res = out
-                calls.append(_pairwise(f"{acc},{x}->{res}") if x else _unary(f"{acc}->{res}"))
-                acc = res
-            path.append((tuple(group), calls))
-            subs.append(acc)
+        for i, j in order:
+            b, a = subs.pop(j), subs.pop(i)
+            keep = set(out).union(*subs)  # letters still needed after this contraction
+            res = out if not subs else "".join(dict.fromkeys(c for c in a + b if c in keep))
+            path.append((i, j, _pairwise(f"{a},{b}->{res}")))
+            subs.append(res)
         return path
 
     def _execute(self, how: str, path, k: int, expr: str, ops: list, batch: int):
         if how == "gather":
             return self._gathered(k, expr, ops, batch)
         ops = list(ops)
-        for group, calls in path:  # (numpy's einsum would search the path again on every call)
-            taken = [ops.pop(i) for i in sorted(group, reverse=True)][::-1]
-            r = calls[0](*taken[:2])
-            for call, x in zip(calls[1:], taken[2:]):
-                r = call(r, x)
-            ops.append(r)
+        for i, j, pair in path:  # (numpy's einsum would search the path again on every call)
+            b, a = ops.pop(j), ops.pop(i)
+            ops.append(pair(a, b))
         # (matmul leaves the row axis inside: later steps gather and multiply row-major)
         return np.ascontiguousarray(ops[0])
 
@@ -526,10 +516,6 @@ def untuned():
         yield
     finally:
         _tuning.on = before
-
-
-def _unary(eq: str):
-    return lambda x, _=None: np.einsum(eq, x)
 
 
 @lru_cache(maxsize=4096)

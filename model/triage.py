@@ -303,13 +303,19 @@ class TriageRules:
         """Only the triage level of :meth:`assess` (the most urgent rule that fires), checking
         rules from the most urgent level down and stopping at the first that fires.
         ``conditions``: any mapping with ``.get`` (condition id -> posterior)."""
-        order = self.__dict__.get("_by_urgency")
-        if order is None:
-            order = self.__dict__["_by_urgency"] = sorted(self.rules, key=lambda r: -RANK[r.level])
-        for rule in order:
+        for rule in self._by_urgency:
             if rule.fires(answers, conditions):
                 return rule.level
         return "self_care"
+
+    @property
+    def _by_urgency(self) -> list:
+        """The rules, most urgent level first (file order within a level)."""
+        order = self.__dict__.get("_urgency_order")
+        if order is None:
+            order = self.__dict__["_urgency_order"] = sorted(self.rules,
+                                                             key=lambda r: -RANK[r.level])
+        return order
 
     def levels_of_variations(self, answers: dict, variations: list) -> list[str]:
         """:meth:`level` of many one-answer variations of ``answers`` at once (the
@@ -317,11 +323,9 @@ class TriageRules:
         level that of ``answers`` with ``question`` set to ``value``. A rule that reads neither
         that question nor any posterior fires as it does on ``answers`` alone, which is decided
         once (24 of the 27 shipped rules read answers only)."""
-        order = self.__dict__.get("_by_urgency")
-        if order is None:
-            order = self.__dict__["_by_urgency"] = sorted(self.rules, key=lambda r: -RANK[r.level])
+        order = self._by_urgency
         reads = self.__dict__.get("_reads")
-        if reads is None:
+        if reads is None:  # per rule: the questions it reads, None when it reads a posterior
             reads = self.__dict__["_reads"] = [
                 (None if r.when.uses_posterior() else _questions_read(r.when)) for r in order]
         alone: dict[int, bool] = {}  # rule position -> fires on ``answers`` alone
