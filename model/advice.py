@@ -133,8 +133,9 @@ class AdviceBook:
                   if i == 0 or p >= self.condition_min_posterior]
         reported = {}
         if causes is not None and len(causes):
-            rows = causes[causes["reported"] & (causes["posterior"] >= 0.5)]
-            reported = dict(zip(rows.index, rows["state_id"]))
+            # (numpy masks: pandas' boolean indexing cost more than the rest of the selection)
+            hit = causes["reported"].to_numpy(bool) & (causes["posterior"].to_numpy() >= 0.5)
+            reported = dict(zip(causes.index[hit], causes["state_id"].to_numpy()[hit]))
         lookup = conditions.to_dict()  # (rules look posteriors up one by one: a dict is quick)
         usable = [it for it in self.items if level in it.levels
                   and (it.when is None or it.when.test(answers, lookup))]
