@@ -126,17 +126,22 @@ class AdviceBook:
         first); then for the causes the runner reported at a risk state; then general advice.
         Items not allowed at the triage level (e.g. self-care at ``urgent_care``) are left out.
         """
-        level = triage.level
-        top_reason = triage.reasons[0] if triage.reasons else None
         ranked = conditions.sort_values(ascending=False, kind="stable")
-        likely = [c for i, (c, p) in enumerate(ranked.items())
-                  if i == 0 or p >= self.condition_min_posterior]
         reported = {}
         if causes is not None and len(causes):
-            # (numpy masks: pandas' boolean indexing cost more than the rest of the selection)
             hit = causes["reported"].to_numpy(bool) & (causes["posterior"].to_numpy() >= 0.5)
             reported = dict(zip(causes.index[hit], causes["state_id"].to_numpy()[hit]))
-        lookup = conditions.to_dict()  # (rules look posteriors up one by one: a dict is quick)
+        return self.choose(list(ranked.items()), reported, answers, triage)
+
+    def choose(self, ranked: list, reported: dict, answers: dict, triage: Triage) -> list[Advice]:
+        """:meth:`select` on plain structures: ``ranked`` = ``[(condition, posterior)]`` most
+        likely first; ``reported`` = ``{cause: state id}`` of the causes reported at a risk
+        level with posterior >= 0.5."""
+        level = triage.level
+        top_reason = triage.reasons[0] if triage.reasons else None
+        likely = [c for i, (c, p) in enumerate(ranked)
+                  if i == 0 or p >= self.condition_min_posterior]
+        lookup = dict(ranked)  # (rules look posteriors up one by one: a dict is quick)
         usable = [it for it in self.items if level in it.levels
                   and (it.when is None or it.when.test(answers, lookup))]
         out, used = [], set()

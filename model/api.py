@@ -9,6 +9,7 @@ import pandas as pd
 
 from . import explain
 from .advice import AdviceBook
+from .case_posteriors import case_posteriors
 from .diagnosis import Diagnosis
 from .engine import Engine, ImpossibleEvidence
 from .intake import Intake
@@ -60,6 +61,18 @@ class Model:
         self.group_ids = [g.id for g in kb.pain.groups]
         self.labels = {node: kb.label(node) for node in kb.states}
         self._summary_vars = self.condition_ids + self.cause_ids + self.group_ids + ["leg_pain"]
+        self.summary_index = [self.engine.index[v] for v in self._summary_vars]
+        self.condition_index = [self.engine.index[v] for v in self.condition_ids]
+        self.cause_set = frozenset(self.cause_ids)
+        # causes whose answers a cause's healthy counterfactual leaves out (explain.healthy)
+        self.dependants = {c: [d.id for d in kb.causes if d.depends_on == c]
+                           for c in self.cause_ids}
+        # built once for the result tables of every diagnosis
+        self._condition_ids = np.array(self.condition_ids, dtype=object)
+        self._group_index = pd.Index(self.group_ids)
+        self._cause_index = pd.Index(self.cause_ids, name="id")
+        self._cause_labels = np.array([self.labels[c] for c in self.cause_ids], dtype=object)
+        self._state_labels = {c.id: [s.label for s in c.states] for c in kb.causes}
 
     def __repr__(self) -> str:
         return (f"<Model: {len(self.cause_ids)} causes, {len(self.condition_ids)} conditions, "
@@ -122,58 +135,61 @@ class Model:
         same difference for the leading condition given all answers. Unreported causes have 0 and
         their ``posterior`` is P(cause not at its healthy state | answers).
         """
-        clean, vectors, sources = self._evidence(answers)
-        reported = [c for c in self.cause_ids if c in vectors]
-        # the healthy counterfactual leaves out answers about dependent causes (a woman on the
-        # pill re-imagined as a man); any that is still impossible gets no contribution
-        candidates = explain.risky_causes(self, vectors)
-        healthy = [explain.healthy(self, vectors, c) for c in candidates]
-        possible = self._possible_many(healthy)
-        risky = [c for c, ok in zip(candidates, possible) if ok]
-        prospective = {k: v for k, v in vectors.items() if k in self.cause_ids}
-        # three batched inferences: the case (all summary marginals), the case with each risk
-        # cause healthy (only the leading condition: tissue groups there would cost four extra
-        # pseudo-cases per row), and the prospective (risk factors only) P(leg pain) with and
-        # without each cause, which runs on the small tree without findings
+        clean, vectors, _ = self._evidence(answers)
         try:
-            post = self._batch([vectors], self._summary_vars)
+            post = case_posteriors(self, vectors)
         except ImpossibleEvidence:
             raise self._conflict(clean) from None
-        p_present = {v: post[v][:, -1] if v not in self.cause_ids else 1.0 - post[v][:, 0]
-                     for v in post}
-        conditions = pd.Series({c: p_present[c][0] for c in self.condition_ids},
-                               name="posterior").sort_values(ascending=False, kind="stable")
-        lead = conditions.index[0]
-        lead_healthy = np.zeros(0)
-        pain_prosp = np.zeros(1)
-        if risky:  # contributions need the prospective P(leg pain) with and without each cause
-            healthy_rows = [h for h, ok in zip(healthy, possible) if ok]
-            # (rows already found possible, and their cause-only parts: no second check)
-            lead_healthy = self._batch(healthy_rows, [lead], check=False)[lead][:, -1]
-            prosp = [prospective] + [explain.healthy(self, prospective, c) for c in risky]
-            pain_prosp = self._batch(prosp, ["leg_pain"], check=False)["leg_pain"][:, -1]
-        columns = {k: [] for k in ("label", "state", "state_id", "posterior", "reported",
-                                   "contribution", "condition_contribution")}
-        for c in self.cause_ids:
-            marg = post[c][0]
-            top = int(np.argmax(marg))
-            contribution = condition_contribution = 0.0
-            if c in risky:
-                i = risky.index(c)
-                contribution = pain_prosp[0] - pain_prosp[i + 1]
-                condition_contribution = p_present[lead][0] - lead_healthy[i]
-            for k, value in zip(columns, (
-                    self.labels[c], self.kb.cause(c).states[top].label, self.kb.states[c][top],
-                    1.0 - marg[0], c in reported, contribution, condition_contribution)):
-                columns[k].append(value)
-        # (built by columns with its index: a frame of row dicts, re-indexed, cost 3x more)
-        causes = pd.DataFrame(columns, index=pd.Index(self.cause_ids, name="id"))
-        groups = pd.Series({g: p_present[g][0] for g in self.group_ids})
-        triage = self.triage_rules.assess(clean, conditions, vectors)
-        advice = self.advice_book.select(conditions, causes, clean, triage)
+        present = post.present
+        cond_p = np.array([present[c] for c in self.condition_ids])
+        order = np.argsort(-cond_p, kind="stable")  # most likely first, ties in file order
+        ranked_ids = self._condition_ids[order]
+        conditions = pd.Series(cond_p[order], index=pd.Index(ranked_ids, copy=False),
+                               name="posterior", copy=False)
+        causes, reported_risk = self._cause_table(post, vectors)
+        groups = pd.Series([present[g] for g in self.group_ids], index=self._group_index)
+        # triage and advice read plain mappings (pandas lookups cost more than the rules)
+        triage = self.triage_rules.assess(clean, dict(zip(self.condition_ids, cond_p.tolist())),
+                                          vectors)
+        advice = self.advice_book.choose(list(zip(ranked_ids.tolist(), cond_p[order].tolist())),
+                                         reported_risk, clean, triage)
         return Diagnosis(answers=clean, triage=triage, conditions=conditions, causes=causes,
-                         pain_probability=float(p_present["leg_pain"][0]), advice=advice,
+                         pain_probability=float(present["leg_pain"]), advice=advice,
                          labels=self.labels, groups=groups)
+
+    def _cause_table(self, post, vectors: dict) -> tuple[pd.DataFrame, dict]:
+        """``Diagnosis.causes`` and the causes reported at a risk level with posterior >= 0.5
+        (``{cause: state id}``, what advice selection reads)."""
+        risky = {c: i for i, c in enumerate(post.risky)}
+        lead = post.present[post.lead]
+        pain, lead_healthy = post.pain_prospective, post.lead_healthy
+        n = len(self.cause_ids)
+        state, state_id = [None] * n, [None] * n
+        posterior, reported = np.empty(n), np.zeros(n, dtype=bool)
+        contribution, condition_contribution = np.zeros(n), np.zeros(n)
+        reported_risk = {}
+        for k, c in enumerate(self.cause_ids):
+            marg = post.cause_marginals[c]
+            top = int(marg.argmax())
+            state[k] = self._state_labels[c][top]
+            state_id[k] = self.kb.states[c][top]
+            posterior[k] = 1.0 - marg[0]
+            if c in vectors:
+                reported[k] = True
+                if posterior[k] >= 0.5:
+                    reported_risk[c] = state_id[k]
+            i = risky.get(c)
+            if i is not None:
+                contribution[k] = pain[0] - pain[i + 1]
+                condition_contribution[k] = lead - lead_healthy[i]
+        # (built by columns with its index: a frame of row dicts, re-indexed, cost 3x more)
+        table = pd.DataFrame({
+            "label": self._cause_labels, "state": np.array(state, dtype=object),
+            "state_id": np.array(state_id, dtype=object), "posterior": posterior,
+            "reported": reported, "contribution": contribution,
+            "condition_contribution": condition_contribution}, index=self._cause_index,
+            copy=False)
+        return table, reported_risk
 
     def _possible_many(self, cases: list[dict]) -> np.ndarray:
         """One boolean per evidence dict, decided in a single exact check."""

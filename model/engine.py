@@ -246,6 +246,13 @@ class Engine:
         return ok & (np.einsum(expr, *ops, optimize=path) > 0)
 
     @cached_property
+    def mixture(self):
+        """The one-pass kernel for small batches (:mod:`model.mixture`), or ``None`` when the
+        network is not layered as causes -> noisy-OR conditions -> noisy-OR leaves."""
+        from .mixture import ProductMixture
+        return ProductMixture.from_engine(self)
+
+    @cached_property
     def _leaf_fold(self):
         """Matrices for folding the outer leaves whose parents are all inner (the findings, not
         the tissue groups, which leg pain folds into).

@@ -32,6 +32,8 @@ class Intake:
     def __init__(self, kb: Knowledge):
         self.kb = kb
         self.by_id: dict[str, Question] = {q.id: q for q in kb.questions}
+        # each possible answer's evidence as likelihood vectors, built once (``_vectors``)
+        self._compiled: dict = {}
 
     # ------------------------------------------------------------------------------------
     def frame(self) -> pd.DataFrame:
@@ -110,6 +112,29 @@ class Intake:
             return m.evidence if m is not None else {}
         return next(o.mapping.evidence for o in q.options if o.id == value)
 
+    def _vectors(self, q: Question, value) -> tuple:
+        """The evidence of one clean answer as ``((node, likelihood vector), ...)``, compiled
+        once per possible answer (a bin, an option, yes or no)."""
+        if q.kind == "number":
+            key = (q.id, next(i for i, b in enumerate(q.bins)
+                              if b.below is None or value < b.below))
+        else:
+            key = (q.id, value)
+        got = self._compiled.get(key)
+        if got is None:
+            out = []
+            for node, ev in self.mapping_for(q, value).items():
+                states = self.kb.states[node]
+                if isinstance(ev, str):
+                    vec = np.zeros(len(states))
+                    vec[states.index(ev)] = 1.0
+                else:
+                    vec = np.array([float(ev.get(s, 0.0)) for s in states])
+                vec.flags.writeable = False
+                out.append((node, vec))
+            got = self._compiled[key] = tuple(out)
+        return got
+
     def evidence(self, clean: dict) -> tuple[dict, dict]:
         """Combine clean answers into ``({node: likelihood vector}, {node: [question ids]})``.
 
@@ -118,14 +143,9 @@ class Intake:
         """
         vectors: dict[str, np.ndarray] = {}
         sources: dict[str, list[str]] = {}
+        by_id = self.by_id
         for qid, value in clean.items():
-            for node, ev in self.mapping_for(self.by_id[qid], value).items():
-                states = self.kb.states[node]
-                if isinstance(ev, str):
-                    vec = np.zeros(len(states))
-                    vec[states.index(ev)] = 1.0
-                else:
-                    vec = np.array([float(ev.get(s, 0.0)) for s in states])
+            for node, vec in self._vectors(by_id[qid], value):
                 if node in vectors:
                     product = vectors[node] * vec
                     if not product.any():
@@ -134,7 +154,8 @@ class Intake:
                             f"answers {others} and {qid!r} contradict each other about "
                             f"{self.kb.label(node).lower()}; change or clear one of them")
                     vectors[node] = product
+                    sources[node].append(qid)
                 else:
-                    vectors[node] = vec
-                sources.setdefault(node, []).append(qid)
+                    vectors[node] = vec.copy()
+                    sources[node] = [qid]
         return vectors, sources

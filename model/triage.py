@@ -279,7 +279,7 @@ class TriageRules:
         ----------
         answers : dict
             Clean answers ``{question id: value}`` (validated by the intake; unknowns left out).
-        conditions : pandas.Series
+        conditions : pandas.Series or dict
             Condition id -> posterior probability.
         evidence : dict, optional
             The case's evidence vectors; not used by the current rules (kept so rules over
@@ -297,7 +297,7 @@ class TriageRules:
         if fired:
             fired.sort(key=lambda r: -RANK[r.level])       # stable: file order within a level
             return Triage(fired[0].level, tuple(r.reason() for r in fired))
-        return Triage("self_care", (self.self_care_note(conditions),))
+        return Triage("self_care", (self.self_care_note(lookup),))
 
     def level(self, answers: dict, conditions) -> str:
         """Only the triage level of :meth:`assess` (the most urgent rule that fires), checking
@@ -354,9 +354,13 @@ class TriageRules:
                 out.append(order[first].level if first < len(order) else "self_care")
         return out
 
-    def self_care_note(self, conditions: pd.Series) -> Reason:
-        lead = str(conditions.idxmax()) if len(conditions) else ""
-        p = float(conditions.max()) if len(conditions) else 0.0
+    def self_care_note(self, conditions) -> Reason:
+        """The self-care reason for the leading condition (``conditions``: a Series or a dict
+        of condition id -> posterior; the first of equal maxima leads)."""
+        if isinstance(conditions, pd.Series):
+            conditions = conditions.to_dict()
+        lead = max(conditions, key=conditions.__getitem__) if conditions else ""
+        p = float(conditions[lead]) if conditions else 0.0
         note = next((n for n in self.self_care if lead in n.conditions and p >= n.min_posterior),
                     next(n for n in self.self_care if not n.conditions))
         return note.reason(self.labels.get(lead, lead))
