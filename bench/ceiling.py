@@ -6,9 +6,10 @@ Run by hand from the repository root (not part of the timed bench)::
     python -m bench.ceiling --cases 200  # quicker
 
 **Batch throughput (target 50,000 cases per second, all marginals).** The batch is run once
-(warm), then again while the engine's two exact kernels count the entries they touch: the
-junction tree's cliques times the rows they run for (float64 and extended precision apart)
-and the cause enumeration's (rows, open cause states, conditions) arrays. The same run measures
+(warm), then again while the engine's three exact kernels count the entries they touch: the
+junction tree's cliques times the rows they run for (float64 and extended precision apart),
+the cause enumeration's (rows, open cause states, conditions) arrays and the mixture kernel's
+(conditions, rows, Quickscore terms, open states) arrays (:mod:`model.mixture`). The same run measures
 numpy's elementwise rate on this machine (a multiply over an array that stays in cache, the
 fastest case, for float64 and for longdouble). If every entry were touched by just one multiply
 and one add, with no Python at all, the engine could not run faster than
@@ -23,10 +24,10 @@ this is the arithmetic of the algorithms it uses; a different exact algorithm is
 by it.
 
 **diagnose() (target median 2 ms).** ``diagnose`` is timed on sampled runners end to end and
-again with its three engine calls answered from a memo (the same results, looked up): the
-difference is the inference, the rest is intake, attribution bookkeeping, triage, advice and
-the pandas tables of the result (the lookup's own cost, building its keys, is measured apart
-and taken off).
+again with its inference (:func:`model.case_posteriors.case_posteriors`) answered from a memo
+(the same results, looked up): the difference is the inference, the rest is intake,
+attribution bookkeeping, triage, advice and the pandas tables of the result (the lookup's own
+cost, building its key, is measured apart and taken off).
 """
 from __future__ import annotations
 
@@ -64,17 +65,28 @@ def elementwise_rate(dtype, size: int = 1 << 14, seconds: float = 0.3) -> float:
 
 
 class KernelCounter:
-    """Counts the entries the engine's two exact kernels touch, while active (a context
+    """Counts the entries the engine's three exact kernels touch, while active (a context
     manager: wraps their row kernels and puts them back on exit)."""
 
     def __init__(self):
         from model.enumeration import CauseEnumeration
         from model.junction_tree import JunctionTree
+        from model.mixture import ProductMixture
         self._targets = [(JunctionTree, "_run_rows", self._tree),
-                         (CauseEnumeration, "_run_rows", self._enumeration)]
-        self.counts = dict(tree_float64=0.0, tree_longdouble=0.0, enumeration=0.0)
-        self.calls = dict(tree=0, enumeration=0)
-        self.seconds = dict(tree=0.0, enumeration=0.0)
+                         (CauseEnumeration, "_run_rows", self._enumeration),
+                         (ProductMixture, "_components", self._mixture)]
+        self.counts = dict(tree_float64=0.0, tree_longdouble=0.0, enumeration=0.0,
+                           mixture_float64=0.0, mixture_longdouble=0.0)
+        self.calls = dict(tree=0, enumeration=0, mixture=0)
+        self.seconds = dict(tree=0.0, enumeration=0.0, mixture=0.0)
+
+    def _mixture(self, original):
+        def run(kernel, dtype, setup, rows, *args, **kwargs):
+            n_rows = len(range(*rows.indices(setup.batch)))
+            kind = "mixture_float64" if dtype is np.float64 else "mixture_longdouble"
+            self.counts[kind] += kernel.n_k * n_rows * setup.grid["n"] * (1 << len(setup.expand))
+            return self._timed("mixture", original, kernel, dtype, setup, rows, *args, **kwargs)
+        return run
 
     def _tree(self, original):
         def run(tree, lik, batch, *args, **kwargs):
@@ -125,8 +137,8 @@ def batch_ceiling(model, n: int, seed: int) -> dict:
     rate64 = elementwise_rate(np.float64)
     rate_ld = elementwise_rate(np.longdouble)
     per_case = {k: v / n for k, v in counter.counts.items()}
-    f64 = per_case["tree_float64"] + per_case["enumeration"]
-    ld = per_case["tree_longdouble"]
+    f64 = per_case["tree_float64"] + per_case["enumeration"] + per_case["mixture_float64"]
+    ld = per_case["tree_longdouble"] + per_case["mixture_longdouble"]
     bound = 1.0 / (2 * f64 / rate64 + 2 * ld / rate_ld)
     bound_f64 = 1.0 / (2 * (f64 + ld) / rate64)  # as if extended precision were never needed
     return dict(n=n, seconds=total, cases_per_s=n / total, per_case=per_case,
@@ -155,31 +167,32 @@ def diagnose_split(model, n: int, seed: int, repeat: int = 10) -> dict:
     for a in answers:
         model.diagnose(a)
     full = median_time()
-    memo, original, seen = {}, model._batch, []
+    from model import api
+    memo, original, seen = {}, api.case_posteriors, []
 
-    def key_of(cases, variables):
-        return (tuple(tuple((k, np.asarray(v, dtype=float).tobytes()) for k, v in
-                            sorted(c.items())) for c in cases), tuple(variables))
+    def key_of(vectors):
+        return tuple((k, np.asarray(v, dtype=float).tobytes()) for k, v in
+                     sorted(vectors.items()))
 
-    def looked_up(cases, variables, check=True):
-        key = key_of(cases, variables)
+    def looked_up(model_, vectors):
+        key = key_of(vectors)
         if key not in memo:
-            memo[key] = original(cases, variables, check=check)
-            seen.append((cases, variables))
+            memo[key] = original(model_, vectors)
+            seen.append(vectors)
         return memo[key]
 
-    model._batch = looked_up
+    api.case_posteriors = looked_up
     try:
         for a in answers:
             model.diagnose(a)
         rest = median_time()
     finally:
-        del model._batch  # the instance attribute shadowed the method
+        api.case_posteriors = original
     # the lookup's own cost (building the keys), taken off the rest
     t = time.perf_counter()
     for _ in range(repeat):
-        for cases, variables in seen:
-            key_of(cases, variables)
+        for vectors in seen:
+            key_of(vectors)
     keys = (time.perf_counter() - t) / repeat / len(answers)
     return dict(n=n, full=full, rest=max(rest - keys, 0.0), calls=len(seen) / len(answers))
 
@@ -197,11 +210,14 @@ def main(argv=None) -> None:
     pc = b["per_case"]
     print(f"Batch of {b['n']} sampled cases, all marginals (engine.infer_batch, warm): "
           f"{fmt(b['seconds'])}, {b['cases_per_s']:,.0f} cases/s")
-    print(f"  kernels: junction trees {b['calls']['tree']} calls, "
+    print(f"  kernels: mixture {b['calls']['mixture']} calls, "
+          f"{fmt(b['kernel_seconds']['mixture'])}; junction trees {b['calls']['tree']} calls, "
           f"{fmt(b['kernel_seconds']['tree'])}; cause enumeration "
           f"{b['calls']['enumeration']} calls, {fmt(b['kernel_seconds']['enumeration'])}")
-    print(f"  entries touched per case: enumeration {pc['enumeration']:,.0f}, junction trees "
-          f"{pc['tree_float64']:,.0f} float64 + {pc['tree_longdouble']:,.0f} longdouble")
+    print(f"  entries touched per case: mixture {pc['mixture_float64']:,.0f} float64 + "
+          f"{pc['mixture_longdouble']:,.0f} longdouble, enumeration {pc['enumeration']:,.0f}, "
+          f"junction trees {pc['tree_float64']:,.0f} float64 + {pc['tree_longdouble']:,.0f} "
+          f"longdouble")
     print(f"  numpy elementwise on this machine: float64 {b['rate64'] / 1e9:.2f} G/s, "
           f"longdouble {b['rate_ld'] / 1e9:.2f} G/s")
     print(f"  bound with one multiply and one add per entry and no Python: "
@@ -211,7 +227,7 @@ def main(argv=None) -> None:
 
     d = diagnose_split(model, args.runners, args.seed)
     print(f"\ndiagnose() on {d['n']} sampled runners, median: {fmt(d['full'])} end to end; "
-          f"{fmt(d['rest'])} with its three engine calls looked up "
+          f"{fmt(d['rest'])} with its inference looked up "
           f"(intake, triage, advice, result tables); inference {fmt(d['full'] - d['rest'])}. "
           f"Target {fmt(TARGET_DIAGNOSE_S)}.")
 

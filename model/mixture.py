@@ -70,10 +70,17 @@ class ProductMixture:
     # engine wins (the kernel's arrays outgrow the cache, and many expanded rare findings run
     # in extended precision)
     MAX_VARIATION_WORK = 1 << 17
-    # sum |component weight| / Z: float64 (eps 1.1e-16) up to 2^14, longdouble (eps 5.4e-20 on
-    # x86) up to 2^24, so that the rounding stays below ~1e-11 (about 20 roundings per weight)
-    MAX_AMPLIFICATION = 1 << 14
-    MAX_AMPLIFICATION_LONG = 1 << 24
+    # sum |component weight| / Z, the cancellation of the signed terms. The error it causes was
+    # measured against extended precision on 300 sampled runners with leg pain: at most
+    # 2.4 * eps * amplification (median 0.3). With a bound of 8 * eps * amplification:
+    # float64 (eps 1.1e-16) up to 2^19 and longdouble (eps 1.1e-19 on x86) up to 2^29 keep
+    # every marginal within 5e-10 of exact (the tests' tolerance is 1e-9)
+    MAX_AMPLIFICATION = 1 << 19
+    MAX_AMPLIFICATION_LONG = 1 << 29
+    # open private causes are enumerated like the others while all open states number at
+    # most this: summing one out and recovering its marginal takes about ten numpy calls,
+    # more than a pass over a few dozen more states (a cost bound, not knowledge)
+    ENUMERATE_PRIVATE = 256
 
     def __init__(self, enumeration, engine):
         e = enumeration
@@ -128,13 +135,6 @@ class ProductMixture:
             q.append(q_pain)
             self.pain = pain_var
             self.group_leak = np.array([group_leaks[g] for g in self.groups])
-            group_q = np.array([groups[g] for g in self.groups])  # (groups, conditions)
-            # conditions ordered group by group: E[prod over a group] is one block's product
-            blocks = [np.flatnonzero(row < 1.0) for row in group_q]
-            self.group_conds = np.concatenate(blocks).astype(np.intp)
-            self.group_comp = np.concatenate([1.0 - group_q[n, b] for n, b in enumerate(blocks)])
-            ends = np.cumsum([len(b) for b in blocks])
-            self.group_blocks = list(zip(np.concatenate([[0], ends[:-1]]), ends))
         self.leaves = leaves
         self.leaf_pos = {y: i for i, y in enumerate(leaves)}
         self.leaf_off = np.array(off, dtype=np.intp)
@@ -142,7 +142,21 @@ class ProductMixture:
         self.leaf_q = np.array(q, dtype=float).reshape(len(leaves), k)  # (leaves, conditions)
         if np.any(self.leaf_leak <= 0):
             self.ok = False
-        self.links = [np.flatnonzero(row < 1.0) for row in self.leaf_q]
+        # every leaf's links (conditions with inhibitor < 1) side by side: E[prod_j q ** k_j]
+        # per component is the product over its links of (1 - s_j (1 - q_j)); tissue groups
+        # take leg pain's links, group by group
+        links = [np.flatnonzero(row < 1.0) for row in self.leaf_q]
+        self.link_cond = np.concatenate(links).astype(np.intp)
+        self.link_comp = np.concatenate([1.0 - self.leaf_q[f, l] for f, l in enumerate(links)])
+        ends = np.cumsum([len(l) for l in links])
+        self.leaf_links = [np.arange(a, b) for a, b in zip(np.concatenate([[0], ends[:-1]]),
+                                                            ends)]
+        self.group_links = []
+        if pain is not None:
+            pain_links = self.leaf_links[len(leaves) - 1]
+            for g in self.groups:
+                inside = np.asarray(groups[g])[self.link_cond[pain_links]] < 1.0
+                self.group_links.append(pain_links[inside])
         # the evidence matrix: every engine variable's states side by side, then a column of 1
         self.var_start = vs = np.concatenate([[0], np.cumsum(engine.cards)]).astype(np.intp)
         self.n_states = int(vs[-1])
@@ -160,6 +174,7 @@ class ProductMixture:
         self.other_first = np.concatenate([np.full(vs[v + 1] - vs[v], vs[v]) for v in others]
                                           ).astype(np.intp)
         if self.pain is not None:
+            self._group_products = tuple(("group", n) for n in range(len(self.groups)))
             self.group_off_cols = np.array([vs[g] for g in self.groups], dtype=np.intp)
             self.group_on_cols = self.group_off_cols + 1
         self._grids: dict = {}
@@ -232,25 +247,28 @@ class ProductMixture:
             bits = self._bits[n] = ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1).astype(bool)
         return bits
 
-    def _link_plan(self, leaves: tuple) -> tuple:
-        """For the marginals of ``leaves``: their links' conditions, ``1 - q`` and the start of
-        each leaf's links (one gather and one ``multiply.reduceat`` for all of them)."""
-        got = self._link_plans.get(leaves)
+    def _product_plan(self, products: tuple) -> tuple:
+        """For the products ``E[prod_j q ** k_j]`` of ``products`` (leaf positions, or
+        ``("group", n)``): their links one after the other (conditions, ``1 - q``) and where
+        each product's links start (one gather and one ``multiply.reduceat`` for all)."""
+        got = self._link_plans.get(products)
         if got is None:
-            conds, comp, starts = [], [], []
-            for f in leaves:
-                starts.append(len(conds))
-                links = self.links[f]
-                if len(links) == 0:  # a leaf linked to nothing: its product is 1
-                    links = np.array([0])
-                    comp.append(np.zeros(1))
-                else:
-                    comp.append(1.0 - self.leaf_q[f, links])
-                conds.extend(links.tolist())
-            got = (np.array(conds, dtype=np.intp), np.concatenate(comp)[:, None, None, None],
-                   np.array(starts, dtype=np.intp))
-            self._link_plans[leaves] = got
+            sets = [self.group_links[p[1]] if isinstance(p, tuple) else self.leaf_links[p]
+                    for p in products]
+            starts = np.cumsum([0] + [len(l) for l in sets[:-1]]).astype(np.intp)
+            links = np.concatenate(sets).astype(np.intp)
+            got = (self.link_cond[links], self.link_comp[links][:, None], starts)
+            self._link_plans[products] = got
         return got
+
+    def _expected(self, share, products: tuple):
+        """``E[prod_j q ** k_j]`` in every component for each of ``products``:
+        ``(products, rows, terms, states)``, products of positive factors (exact to rounding)."""
+        conds, comp_q, starts = self._product_plan(products)
+        flat = share.reshape(share.shape[0], -1)
+        factors = 1.0 - flat[conds] * comp_q
+        return np.multiply.reduceat(factors, starts, axis=0).reshape(
+            (len(products),) + share.shape[1:])
 
     # ------------------------------------------------------------------------------------
     def evidence_matrix(self, lik: dict[int, np.ndarray], batch: int) -> np.ndarray:
@@ -262,22 +280,25 @@ class ProductMixture:
             x[:, starts[v]:starts[v + 1]] = vec
         return x
 
-    def run(self, lik: dict[int, np.ndarray], batch: int, variables):
+    def run(self, lik: dict[int, np.ndarray], batch: int, variables,
+            max_work: float | None = None):
         """Marginals of ``variables`` (any of the network's) and ``log Z``, per row; ``None``
         when declined.
 
         ``lik``: ``{variable index: (batch, card)}`` likelihoods. Rows of probability zero get
         ``log Z = -inf`` and all-zero marginals (the caller decides what that means).
+        ``max_work``: decline above this many components (rows x open states x terms).
         """
-        return self.run_matrix(self.evidence_matrix(lik, batch), variables)
+        return self.run_matrix(self.evidence_matrix(lik, batch), variables, max_work)
 
-    def run_matrix(self, x: np.ndarray, variables):
+    def run_matrix(self, x: np.ndarray, variables, max_work: float | None = None):
         """:meth:`run` on an evidence matrix (see :meth:`evidence_matrix`)."""
         setup = self._prepare(x)
         if setup is None:
             return None
         n_t = 1 << len(setup.expand)
-        if self.n_k * setup.batch * setup.grid["n"] * n_t > self.MAX_ENTRIES:
+        work = setup.batch * setup.grid["n"] * n_t
+        if self.n_k * work > self.MAX_ENTRIES or (max_work is not None and work > max_work):
             return None
         comp = self._solve(setup, slice(None))
         if comp is None:
@@ -324,12 +345,47 @@ class ProductMixture:
         prospective = self._prospective(setup, pair_row, pair_k, starts_p)
         return first, present, np.concatenate([comp.log_z, log_z]), prospective
 
+    def row_groups(self, x: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """Rows of an evidence matrix grouped so that each group runs in one
+        :meth:`run_matrix` call at each row's own cost: rows with the same open causes and
+        the same expanded leaves. Returns ``[(rows, components per row)]``; rows this kernel
+        cannot take (evidence on conditions or groups, a cause with no possible state) are
+        left out."""
+        lam = x[:, self.cause_cols[:-1]]
+        nonzero = np.add.reduceat(lam > 0, self.offsets[:-1], axis=1)
+        l_off, l_on = x[:, self.leaf_off_cols], x[:, self.leaf_on_cols]
+        ok = (nonzero > 0).all(axis=1) & \
+            (x[:, self.other_cols] == x[:, self.other_first]).all(axis=1)
+        keys = np.concatenate([nonzero != 1, (l_off != l_on) & (l_on > 0)], axis=1)
+        rows = np.flatnonzero(ok)
+        if not len(rows):
+            return []
+        codes, label = np.unique(np.packbits(keys[rows], axis=1), axis=0, return_inverse=True)
+        label = label.ravel()
+        order = np.argsort(label, kind="stable")
+        bounds = np.flatnonzero(np.diff(label[order])) + 1
+        out = []
+        for group in np.split(rows[order], bounds):
+            opened = {self.causes[i] for i in np.flatnonzero(keys[group[0], :len(self.causes)])}
+            n_t = 1 << int(keys[group[0], len(self.causes):].sum())
+            out.append((group, math.prod(int(self.cards[c]) for c in opened) * n_t))
+        return out
+
     # ------------------------------------------------------------------------------------
     def _prepare(self, x: np.ndarray):
         """Everything per row that does not depend on the expansion's precision."""
         batch = x.shape[0]
         if not (x[:, self.other_cols] == x[:, self.other_first]).all():
             return None  # evidence on a condition or a tissue group: the engine's
+        # leaves: no evidence, observed off (one product term) or expanded (two terms)
+        l_off, l_on = x[:, self.leaf_off_cols], x[:, self.leaf_on_cols]
+        varies = l_off != l_on
+        single = varies & (l_on == 0)
+        expand = np.flatnonzero((varies & (l_on > 0)).any(axis=0))
+        coef0 = np.where(single, l_off * self.leaf_leak, l_off)
+        if len(expand):
+            single[:, expand] = False
+            coef0[:, expand] = 1.0
         causes, cause_pos, offsets, n_cols = self.causes, self.cause_pos, self.offsets, self.n_cols
         lam = x[:, self.cause_cols]  # (batch, cause states + 1), the last column 1
         cause_l = lam[:, :n_cols]
@@ -342,6 +398,9 @@ class ProductMixture:
         opened = {causes[i] for i in open_pos}
         absorbed = {c: self.private[c] for c in opened if c in self.private
                     and not opened.intersection(self.tables[c][0][1:])}
+        if absorbed and math.prod(int(self.cards[c]) for c in opened) << len(expand) \
+                <= self.ENUMERATE_PRIVATE:
+            absorbed = {}  # few states: enumerating them costs less than summing them out
         for c, parents, _ in self.dependent:  # enumerated with its parents if one is open
             if opened.intersection(parents):
                 for p in (c,) + parents:
@@ -358,7 +417,8 @@ class ProductMixture:
         if open_pos:
             idx[:, open_pos] = n_cols
         off_hard = self.inhib_rows[idx].prod(axis=1) * self.leak  # (batch, conditions)
-        w_hard = (self.prior_rows[idx] * np.take_along_axis(lam, idx, axis=1)).prod(axis=1)
+        w_hard = (self.prior_rows[idx] * lam[np.arange(batch)[:, None], idx]).prod(axis=1) \
+            * coef0.prod(axis=1)
         row_prior = {}
         for c, parents, table in self.dependent:
             if opened.intersection(parents):
@@ -386,16 +446,6 @@ class ProductMixture:
                     w_open = w_open * prior[:, grid["at"][c]]
         else:
             w_open = np.ones((batch, 1))
-        # leaves: no evidence, observed off (one product term) or expanded (two terms)
-        l_off, l_on = x[:, self.leaf_off_cols], x[:, self.leaf_on_cols]
-        varies = l_off != l_on
-        single = varies & (l_on == 0)
-        expand = np.flatnonzero((varies & (l_on > 0)).any(axis=0))
-        coef0 = np.where(single, l_off * self.leaf_leak, l_off)
-        if len(expand):
-            single[:, expand] = False
-            coef0[:, expand] = 1.0
-        w_hard = w_hard * coef0.prod(axis=1)
         return _Setup(batch, grid, enumerated, idx, off_hard, w_hard, w_open, private,
                       l_off, l_on, single, expand)
 
@@ -442,14 +492,14 @@ class ProductMixture:
             log_z = np.log(np.where(impossible, 0.0, z * setup.w_hard[rows]).astype(float))
         norm = weight / safe_z[:, None, None]
         return _Components(weight, z, scale, impossible, log_z, norm, on, h, hprod, um, off,
-                           coef, bits, inhib)
+                           coef, bits, inhib, None, None)
 
     # ------------------------------------------------------------------------------------
     def _marginals(self, setup, comp, want: set) -> np.ndarray:
         """The marginals the components give, laid out like the evidence matrix."""
         norm, on, h = comp.norm, comp.on, comp.h
         batch = norm.shape[0]
-        share = on / h  # (conditions, rows, terms, states): P(condition present) per component
+        share = comp.share = on / h  # (conditions, rows, terms, states): P(present) per component
         result = np.zeros((batch, self.n_states + 1))
         if not want.isdisjoint(self.cond_pos):
             if batch == 1:
@@ -478,8 +528,7 @@ class ProductMixture:
             self._pain_marginals(setup, comp, result, share, groups_wanted)
         if leaves:
             leaves = tuple(dict.fromkeys(leaves))
-            conds, comp_q, starts = self._link_plan(leaves)
-            expected = np.multiply.reduceat(1.0 - share[conds] * comp_q, starts, axis=0)
+            expected = self._expected(share, leaves)
             self._leaf_marginals(setup, result, leaves, expected, norm, slice(0, batch))
         if comp.impossible.any():
             result[comp.impossible] = 0.0
@@ -517,15 +566,14 @@ class ProductMixture:
         f = self.leaf_pos[self.pain]
         norm = comp.norm
         batch = norm.shape[0]
-        factors = 1.0 - share[self.group_conds] * self.group_comp[:, None, None, None]
-        e_g = [factors[a:b].prod(axis=0) for a, b in self.group_blocks]  # (rows, terms, states)
+        # the groups split leg pain's links: its product is the product of theirs
+        e_g = self._expected(share, self._group_products)  # (groups, rows, terms, states)
+        e_all = np.concatenate([e_g.prod(axis=0)[None], e_g]) if groups_wanted else \
+            e_g.prod(axis=0)[None]
+        weighted = (e_all * norm).sum(axis=3)  # (1 + groups, rows, terms)
         const = self._constant_terms(setup, (f,))[0]
-        inside = np.stack([(e * norm)[:, const].sum(axis=(1, 2)) for e in e_g]) \
-            if groups_wanted else None  # (groups, rows)
-        e_pain = e_g[0]
-        for e in e_g[1:]:
-            e_pain = e_pain * e
-        raw = (e_pain * norm)[:, const].sum(axis=(1, 2)).astype(float)
+        inside = weighted[:, :, const].sum(axis=2)  # (1 + groups, rows)
+        raw = inside[0].astype(float)
         l_on, l_off = setup.l_on[:batch, f], setup.l_off[:batch, f]
         has_on = l_on > 0
         p_off = np.where(has_on, self.leaf_leak[f] * l_off / np.where(has_on, l_on, 1.0) * raw,
@@ -536,7 +584,7 @@ class ProductMixture:
         if groups_wanted:
             # P(g off, e) = L_g * (pain's constant term: E over g) + (pain's product term)
             outside = norm[:, ~const].sum(axis=(1, 2))
-            p_g = (self.group_leak[:, None] * inside + outside[None, :]).astype(float).T
+            p_g = (self.group_leak[:, None] * inside[1:] + outside[None, :]).astype(float).T
             p_g = np.where(~has_on[:, None], 1.0, p_g)
             result[:, self.group_off_cols] = p_g
             result[:, self.group_on_cols] = 1.0 - p_g
@@ -577,7 +625,8 @@ class ProductMixture:
         norm = weight / np.where(impossible, 1.0, z)[:, None, None]
         with np.errstate(divide="ignore"):
             log_z = np.log(np.where(impossible, 0.0, z * setup.w_hard[1:]).astype(float))
-        present = norm.reshape(batch - 1, -1) @ (comp.on[:, 0] / h0).reshape(self.n_k, -1).T
+        share0 = comp.share[:, 0] if comp.share is not None else comp.on[:, 0] / h0
+        present = norm.reshape(batch - 1, -1) @ share0.reshape(self.n_k, -1).T
         if len(pair_row):
             present[pair_row, pair_k] = (norm[pair_row] * (on_p / h_p)).sum(axis=(1, 2))
         present = present.astype(float)
@@ -618,7 +667,7 @@ class _Setup:
 class _Components:
     """The mixture's components for some rows (see :meth:`ProductMixture._components`)."""
     __slots__ = ("weight", "z", "scale", "impossible", "log_z", "norm", "on", "h", "hprod",
-                 "um", "off", "coef", "bits", "inhib", "limit")
+                 "um", "off", "coef", "bits", "inhib", "limit", "share")
 
     def __init__(self, *values):
         for name, value in zip(self.__slots__, values):

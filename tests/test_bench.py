@@ -8,24 +8,29 @@ from bench import ceiling
 from bench.run import case_evidence, stack
 from model.enumeration import CauseEnumeration
 from model.junction_tree import JunctionTree
+from model.mixture import ProductMixture
 from model.synthetic import sample_cases
 
 
-def test_kernel_counter_counts_both_kernels_and_changes_no_result(model):
+def test_kernel_counter_counts_all_three_kernels_and_changes_no_result(model):
     engine = model.engine
     lik = stack(model, case_evidence(model, sample_cases(model, 12, seed=4)))
     before = engine.infer_batch(lik)
-    tree_kernel, enum_kernel = JunctionTree._run_rows, CauseEnumeration._run_rows
+    kernels = (JunctionTree._run_rows, CauseEnumeration._run_rows, ProductMixture._components)
     with ceiling.KernelCounter() as counter:
         during = engine.infer_batch(lik)
-        engine.use_enumeration = False  # one case on a junction tree, whatever its size
+        engine.use_mixture = False  # the same rows on the other two back ends
         try:
+            engine.infer_batch(lik)
+            engine.use_enumeration = False  # one case on a junction tree, whatever its size
             engine.infer_batch({k: a[:1] for k, a in lik.items()})
         finally:
-            engine.use_enumeration = True
-    assert JunctionTree._run_rows is tree_kernel and CauseEnumeration._run_rows is enum_kernel
-    assert counter.calls["tree"] > 0 and counter.calls["enumeration"] > 0
+            engine.use_enumeration = engine.use_mixture = True
+    assert (JunctionTree._run_rows, CauseEnumeration._run_rows,
+            ProductMixture._components) == kernels
+    assert min(counter.calls.values()) > 0, counter.calls
     assert counter.counts["enumeration"] > 0
+    assert counter.counts["mixture_float64"] + counter.counts["mixture_longdouble"] > 0
     assert counter.counts["tree_float64"] + counter.counts["tree_longdouble"] > 0
     for var, marg in before[0].items():  # (a batch's steps are tuned at their second run:
         # the last bits may differ between runs, with or without the counter)
@@ -44,8 +49,9 @@ def test_batch_ceiling_is_a_finite_bound_above_the_measured_throughput(model):
 def test_diagnose_split_restores_the_model(model):
     answers = {"age": 30, "sex": "female", "pain_location": "calf", "pain_severity": 4}
     expected = model.diagnose(answers)
+    from model import api, case_posteriors
     got = ceiling.diagnose_split(model, 3, seed=1, repeat=1)
-    assert "_batch" not in vars(model)
+    assert api.case_posteriors is case_posteriors.case_posteriors
     assert got["full"] > 0 and 0 <= got["rest"] and got["calls"] >= 1
     again = model.diagnose(answers)
     assert again.triage.level == expected.triage.level

@@ -17,6 +17,16 @@ SETTINGS = dict(deadline=None, derandomize=True,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _enumeration_and_trees_only():
+    """These tests are about the cause enumeration and the junction trees: the mixture kernel
+    (model/mixture.py, tested in test_mixture.py) must not answer first."""
+    from model.engine import Engine
+    Engine.use_mixture = False
+    yield
+    Engine.use_mixture = True
+
+
 def both_paths(engine, evidence):
     """All marginals and log Z by the enumeration and by the junction tree."""
     lik = engine.likelihoods(evidence, 1)

@@ -72,6 +72,7 @@ def tree_engine(network):
     from model.engine import Engine
     engine = Engine(network)
     engine.use_enumeration = False
+    engine.use_mixture = False
     return engine
 
 
