@@ -74,6 +74,12 @@ class Model:
         self._cause_labels = np.array([self.labels[c] for c in self.cause_ids], dtype=object)
         self._state_labels = {c.id: [s.label for s in c.states] for c in kb.causes}
 
+    @cached_property
+    def summary_layout(self):
+        """Where diagnose's marginals sit in the mixture kernel's result row."""
+        from .case_posteriors import SummaryLayout
+        return SummaryLayout(self, self.engine.mixture)
+
     def __repr__(self) -> str:
         return (f"<Model: {len(self.cause_ids)} causes, {len(self.condition_ids)} conditions, "
                 f"{len(self.kb.findings)} findings, {len(self.kb.questions)} questions>")

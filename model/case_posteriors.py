@@ -86,29 +86,49 @@ def _by_mixture(model, kernel, vectors: dict, candidates: list) -> CasePosterior
         i = index[cause]
         rows[n, starts[i]:starts[i + 1]] = 0.0
         rows[n, starts[i]] = 1.0
-    got = kernel.case_with_variations(rows, model.summary_index)
+    got = kernel.case_with_variations(rows, model.summary_index, raw=True)
     if got is None:
         return None
-    marg, by_row, log_z, prospective = got
+    result, by_row, log_z, prospective = got
     if log_z[0] == -np.inf:
         return None  # impossible: the engine names the conflicting answers
-    variables = model.engine.variables
-    present, causes = {}, {}
-    for i, m in marg.items():
-        v = variables[i]
-        if v in model.cause_set:
-            causes[v] = m[0]
-            present[v] = 1.0 - m[0, 0]
-        else:
-            present[v] = m[0, -1]
-    cond = np.array([present[c] for c in model.condition_ids])
-    lead = model.condition_ids[int(np.argmax(cond))]
+    layout = model.summary_layout
+    present = layout.read(result)
+    causes = {c: result[a:b] for c, a, b in layout.cause_slices}
+    cond = result[layout.condition_present]
+    lead_pos = int(np.argmax(cond))
+    lead = model.condition_ids[lead_pos]
     possible = log_z[1:] > -np.inf
     risky = [c for c, ok in zip(candidates, possible) if ok]
     lead_healthy = by_row[possible, kernel.cond_pos[index[lead]]]
     pain_prosp = prospective[np.concatenate([[True], possible])]
     return CasePosteriors(present, causes, risky, lead, np.asarray(lead_healthy),
                           np.asarray(pain_prosp))
+
+
+class SummaryLayout:
+    """Where a diagnosis's marginals sit in the kernel's result row: for the summary
+    variables (conditions, causes, tissue groups, leg pain) the column of P(present), or for a
+    cause of P(not at its healthy level) = 1 - the column of its healthy state."""
+
+    def __init__(self, model, kernel):
+        index, starts = model.engine.index, kernel.var_start
+        self.names = list(model._summary_vars)
+        cols = []
+        for v in self.names:
+            i = index[v]
+            cols.append(starts[i] if v in model.cause_set else starts[i + 1] - 1)
+        self.present = np.array(cols, dtype=np.intp)
+        self.cause_first = [n for n, v in enumerate(self.names) if v in model.cause_set]
+        self.cause_slices = [(c, starts[index[c]], starts[index[c] + 1])
+                             for c in model.cause_ids]
+        self.condition_present = np.array([starts[index[c]] + 1 for c in model.condition_ids],
+                                          dtype=np.intp)
+
+    def read(self, result: np.ndarray) -> dict:
+        values = result[self.present]
+        values[self.cause_first] = 1.0 - values[self.cause_first]
+        return dict(zip(self.names, values.tolist()))
 
 
 def _by_engine(model, vectors: dict, candidates: list) -> CasePosteriors:

@@ -65,11 +65,13 @@ class ProductMixture:
     # (a cost bound of this kernel, not knowledge): larger batches go to the engine
     MAX_ENTRIES = 1 << 19
     # a case with variations: open states x terms x (conditions + changed (row, condition)
-    # pairs), at most. Measured on 200 sampled runners' diagnoses: the kernel takes 0.7-1.6 ms
-    # up to ~20,000 and 3-6 ms at ~50,000-150,000, the engine 7-16 ms; above ~200,000 the
-    # engine wins (the kernel's arrays outgrow the cache, and many expanded rare findings run
-    # in extended precision)
-    MAX_VARIATION_WORK = 1 << 17
+    # pairs), at most; a case whose terms cancel so much that it runs in extended precision
+    # (about 5x slower) counts 5x. Measured on 320 sampled runners' diagnoses (cohort and
+    # with leg pain): the kernel takes 0.7-1.6 ms up to ~20,000 and 3-13 ms at
+    # ~50,000-400,000 in float64, the engine 7-30 ms; above that the engine wins. On 30
+    # runners with leg pain, the median diagnose went from 14.7 ms (budget 2^17) to 5.2 ms
+    MAX_VARIATION_WORK = 1 << 19
+    LONG_COST = 5
     # sum |component weight| / Z, the cancellation of the signed terms. The error it causes was
     # measured against extended precision on 300 sampled runners with leg pain: at most
     # 2.4 * eps * amplification (median 0.3). With a bound of 8 * eps * amplification:
@@ -307,7 +309,7 @@ class ProductMixture:
         starts = self.var_start
         return {v: result[:, starts[v]:starts[v + 1]] for v in variables}, comp.log_z
 
-    def case_with_variations(self, x: np.ndarray, variables):
+    def case_with_variations(self, x: np.ndarray, variables, raw: bool = False):
         """A case (row 0) and variations of it that change causes only (rows 1..), as a
         diagnosis needs them; ``None`` when declined.
 
@@ -315,7 +317,9 @@ class ProductMixture:
         condition (variations, conditions), log Z per row, P(leg pain present | the row's cause
         evidence only) per row)``. A variation recomputes only the conditions whose cause part
         differs from row 0's; the last item drops every answer below the causes (the
-        prospective risk), where each component's leaf factors are 1.
+        prospective risk), where each component's leaf factors are 1. ``raw``: row 0's
+        marginals as one row laid out like the evidence matrix (see :attr:`var_start`)
+        instead of a dict.
         """
         if self.pain is None or not (x[1:, self.leaf_cols] == x[:1, self.leaf_cols]).all():
             return None
@@ -328,16 +332,15 @@ class ProductMixture:
         if setup.grid["n"] * n_t * (self.n_k + len(pair_row)) > self.MAX_VARIATION_WORK:
             return None
         comp = self._solve(setup, slice(0, 1))
-        if comp is None:
+        if comp is None or (comp.h.dtype != np.float64 and self.LONG_COST * setup.grid["n"]
+                            * n_t * (self.n_k + len(pair_row)) > self.MAX_VARIATION_WORK):
             return None
         result = self._marginals(setup, comp, set(variables))
         starts = self.var_start
-        first = {v: result[:, starts[v]:starts[v + 1]] for v in variables}
-        if len(pair_row):
-            # each variation's changed conditions, in row order (np.nonzero's order)
-            starts_p = np.flatnonzero(np.diff(pair_row, prepend=-1))
-        else:
-            starts_p = np.zeros(0, dtype=np.intp)
+        first = result[0] if raw else {v: result[:, starts[v]:starts[v + 1]] for v in variables}
+        # each variation's changed conditions, in row order (np.nonzero's order)
+        starts_p = np.flatnonzero(np.concatenate(([True], pair_row[1:] != pair_row[:-1]))) \
+            if len(pair_row) else np.zeros(0, dtype=np.intp)
         got = self._variations(setup, comp, pair_row, pair_k, starts_p)
         if got is None:
             return None
@@ -513,8 +516,7 @@ class ProductMixture:
             idx = setup.idx[:batch]
             marg = norm.sum(axis=1).astype(float) @ setup.grid["onehot"] if setup.enumerated \
                 else np.zeros((batch, self.n_cols + 1))
-            # observed causes (open ones write the spare last column)
-            np.put_along_axis(marg, idx, 1.0, axis=1)
+            marg[np.arange(batch)[:, None], idx] = 1.0  # observed (open: the spare column)
             result[:, self.cause_cols[:-1]] = marg[:, :-1]
             for c, info in setup.private.items():
                 a = self.var_start[c]
