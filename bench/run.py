@@ -190,8 +190,7 @@ def main(argv=None) -> None:
         engine._pseudo_memo.clear()
         engine._seen.clear()
         if engine.mixture is not None:
-            engine.mixture._grids.clear()
-            engine.mixture._link_plans.clear()
+            engine.mixture.clear_caches()
         if engine.enumeration is not None:
             engine.enumeration._grids.clear()
             engine.enumeration._pairs.clear()

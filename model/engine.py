@@ -17,13 +17,18 @@ Impossible evidence is detected exactly, not by a floating-point threshold: only
 zeros can make evidence impossible, so a boolean check over those factors and the evidence masks
 decides it.
 
-Two exact back ends behind the same calls
------------------------------------------
-After the outer layer is folded, a case runs on the **cause enumeration**
-(:mod:`model.enumeration`: sums over the joint states of the causes the answers leave open, no
-compile, float64, all terms positive) when that is cheap (open states x Quickscore rows x fired
-states within ``CauseEnumeration.MAX_WORK``), else on a **junction tree** compiled for its
-pattern and cached. ``Engine.use_enumeration = False`` forces the trees (the tests compare both).
+Three exact back ends behind the same calls
+-------------------------------------------
+A case (or a batch group) runs first on the **mixture kernel** (:mod:`model.mixture`: the
+posterior as a mixture of product distributions over the conditions, one fixed pass of numpy
+operations, no compile) when its open cause states times Quickscore terms stay within
+``Engine.MIXTURE_WORK``. Otherwise, after the outer layer is folded, it runs on the **cause
+enumeration** (:mod:`model.enumeration`: sums over the joint states of the causes the answers
+leave open, no compile, float64, all terms positive, a fired-state pass for rare positive
+findings) when that is cheap (open states x Quickscore rows x fired states within
+``CauseEnumeration.MAX_WORK``), else on a **junction tree** compiled for its pattern and cached.
+``Engine.use_mixture = False`` and ``Engine.use_enumeration = False`` switch the first two off
+(the tests hold each back end to the oracle).
 """
 from __future__ import annotations
 

@@ -83,6 +83,10 @@ class ProductMixture:
     # most this: summing one out and recovering its marginal takes about ten numpy calls,
     # more than a pass over a few dozen more states (a cost bound, not knowledge)
     ENUMERATE_PRIVATE = 256
+    # grids (row-independent arrays per set of enumerated causes) kept, in bytes; a grid of at
+    # most this many states also keeps its one-hot matrix for the cause marginals
+    GRID_CACHE_BYTES = 32 << 20
+    ONEHOT_STATES = 1024
 
     def __init__(self, enumeration, engine):
         e = enumeration
@@ -180,6 +184,7 @@ class ProductMixture:
             self.group_off_cols = np.array([vs[g] for g in self.groups], dtype=np.intp)
             self.group_on_cols = self.group_off_cols + 1
         self._grids: dict = {}
+        self._grid_bytes = 0
         self._bits: dict = {}
         self._link_plans: dict = {}
 
@@ -214,6 +219,12 @@ class ProductMixture:
                     (y, float(leak), {p: float(kept[p][1]) for p in parents}))
         return {}, None
 
+    def clear_caches(self) -> None:
+        """Forget the grids and plans built so far (the bench's first-call timing)."""
+        self._grids.clear()
+        self._grid_bytes = 0
+        self._link_plans.clear()
+
     # ------------------------------------------------------------------------------------
     def _grid(self, enumerated: tuple) -> dict:
         """Row-independent arrays for a set of enumerated causes (cached)."""
@@ -234,12 +245,20 @@ class ProductMixture:
             if all(p in at for p in scope):  # (a dependent cause is enumerated with its parents)
                 prior = prior * table[tuple(at[p] for p in scope)]
             cols[i] = self.offsets[self.cause_pos[c]] + at[c]
-        onehot = np.zeros((n, self.n_cols + 1))
-        for i in range(len(enumerated)):
-            onehot[np.arange(n), cols[i]] = 1.0
-        got = dict(n=n, at=at, inhib=inhib, prior=prior, cols=cols, onehot=onehot)
-        if len(self._grids) > 512:
-            self._grids.pop(next(iter(self._grids)))
+        onehot = None
+        if n <= self.ONEHOT_STATES:  # cause marginals by one matrix product
+            onehot = np.zeros((n, self.n_cols + 1))
+            for i in range(len(enumerated)):
+                onehot[np.arange(n), cols[i]] = 1.0
+        got = dict(n=n, at=at, inhib=inhib, prior=prior, cols=cols, onehot=onehot,
+                   cards=tuple(cards))
+        size = inhib.nbytes + prior.nbytes + cols.nbytes + (onehot.nbytes if onehot is not None
+                                                            else 0)
+        # the cache is bounded by its bytes: a million unrelated rows meet thousands of sets
+        while self._grids and self._grid_bytes + size > self.GRID_CACHE_BYTES:
+            self._grid_bytes -= self._grids.pop(next(iter(self._grids)))["bytes"]
+        got["bytes"] = size
+        self._grid_bytes += size
         self._grids[enumerated] = got
         return got
 
@@ -514,8 +533,18 @@ class ProductMixture:
             result[:, self.cond_off_cols] = 1.0 - present
         if not want.isdisjoint(self.cause_pos):
             idx = setup.idx[:batch]
-            marg = norm.sum(axis=1).astype(float) @ setup.grid["onehot"] if setup.enumerated \
-                else np.zeros((batch, self.n_cols + 1))
+            grid = setup.grid
+            if grid["onehot"] is not None or not setup.enumerated:
+                marg = norm.sum(axis=1).astype(float) @ grid["onehot"] if setup.enumerated \
+                    else np.zeros((batch, self.n_cols + 1))
+            else:  # many states: each enumerated cause's marginal sums the grid's other axes
+                marg = np.zeros((batch, self.n_cols + 1))
+                by_state = norm.sum(axis=1).astype(float).reshape((batch,) + grid["cards"])
+                axes = tuple(range(1, by_state.ndim))
+                for i, c in enumerate(setup.enumerated):
+                    a = self.offsets[self.cause_pos[c]]
+                    marg[:, a:a + grid["cards"][i]] = by_state.sum(
+                        axis=axes[:i] + axes[i + 1:])
             marg[np.arange(batch)[:, None], idx] = 1.0  # observed (open: the spare column)
             result[:, self.cause_cols[:-1]] = marg[:, :-1]
             for c, info in setup.private.items():

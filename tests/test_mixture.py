@@ -308,3 +308,31 @@ def test_diagnose_falls_back_when_the_kernel_declines(model, monkeypatch):
     assert list(d.conditions.index) == list(ref.conditions.index)
     np.testing.assert_allclose(d.causes["contribution"], ref.causes["contribution"], atol=TOL)
     assert d.triage == ref.triage and d.advice == ref.advice
+
+
+def test_cause_marginals_without_the_one_hot_matrix_and_a_bounded_grid_cache(engine, kernel,
+                                                                             monkeypatch):
+    """Grids of many states sum the cause marginals over the grid's axes instead of keeping a
+    one-hot matrix, with the same numbers; the grid cache stays within its byte bound."""
+    causes, _ = names(engine, kernel)
+    evidence = {c: 0 for c in causes[6:]}  # the first six causes open
+    evidence.update({"painful_hop": "present", "swelling": "absent"})
+    everything = list(range(len(engine.variables)))
+    lik = engine.likelihoods(evidence, 1)
+    kernel.clear_caches()
+    with_onehot, _ = kernel.run(lik, 1, everything)
+    monkeypatch.setattr(kernel, "ONEHOT_STATES", 0)
+    kernel.clear_caches()
+    summed, _ = kernel.run(lik, 1, everything)
+    assert next(iter(kernel._grids.values()))["onehot"] is None
+    for v, m in with_onehot.items():
+        np.testing.assert_allclose(summed[v], m, atol=1e-13, rtol=0)
+    # a small cache bound: older grids are dropped, the answers do not change
+    monkeypatch.setattr(kernel, "GRID_CACHE_BYTES", 200_000)
+    for k in range(6):
+        ev = {c: 0 for c in causes if c != causes[k]}
+        got = kernel.run(engine.likelihoods(ev, 1), 1, everything)
+        assert got is not None
+        assert kernel._grid_bytes <= 200_000
+        assert kernel._grid_bytes == sum(g["bytes"] for g in kernel._grids.values())
+    kernel.clear_caches()
