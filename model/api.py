@@ -153,7 +153,8 @@ class Model:
         conditions = pd.Series(cond_p[order], index=pd.Index(ranked_ids, copy=False),
                                name="posterior", copy=False)
         causes, reported_risk = self._cause_table(post, vectors)
-        groups = pd.Series([present[g] for g in self.group_ids], index=self._group_index)
+        groups = pd.Series(np.array([present[g] for g in self.group_ids]),
+                           index=self._group_index, copy=False)
         # triage and advice read plain mappings (pandas lookups cost more than the rules)
         triage = self.triage_rules.assess(clean, dict(zip(self.condition_ids, cond_p.tolist())),
                                           vectors)

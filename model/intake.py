@@ -34,6 +34,7 @@ class Intake:
         self.by_id: dict[str, Question] = {q.id: q for q in kb.questions}
         # each possible answer's evidence as likelihood vectors, built once (``_vectors``)
         self._compiled: dict = {}
+        self._option_ids: dict = {}
 
     # ------------------------------------------------------------------------------------
     def frame(self) -> pd.DataFrame:
@@ -78,15 +79,15 @@ class Intake:
         return clean
 
     def _clean(self, q: Question, value):
-        allowed = self.describe_allowed(q)
         if q.kind == "number":
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-                raise ValueError(f"question {q.id!r} ({q.label}) needs {allowed}; "
-                                 f"got {type(value).__name__} {value!r}")
+                raise ValueError(f"question {q.id!r} ({q.label}) needs "
+                                 f"{self.describe_allowed(q)}; got {type(value).__name__} "
+                                 f"{value!r}")
             x = float(value)
             if not math.isfinite(x) or not q.min <= x <= q.max:
                 raise ValueError(f"question {q.id!r} ({q.label}): {value!r} is out of range; "
-                                 f"allowed: {allowed}")
+                                 f"allowed: {self.describe_allowed(q)}")
             return x
         if q.kind == "bool":
             if isinstance(value, (bool, np.bool_)):
@@ -94,11 +95,18 @@ class Intake:
             # data frames store booleans with gaps as 0.0 / 1.0
             if isinstance(value, numbers.Real) and float(value) in (0.0, 1.0):
                 return bool(value)
-            raise ValueError(f"question {q.id!r} ({q.label}) needs {allowed}; got {value!r}")
-        if not isinstance(value, str) or value not in {o.id for o in q.options}:
+            raise ValueError(f"question {q.id!r} ({q.label}) needs {self.describe_allowed(q)}; "
+                             f"got {value!r}")
+        if not isinstance(value, str) or value not in self._options(q):
             raise ValueError(f"question {q.id!r} ({q.label}): {value!r} is not an option; "
-                             f"allowed: {allowed}")
+                             f"allowed: {self.describe_allowed(q)}")
         return value
+
+    def _options(self, q: Question) -> frozenset:
+        got = self._option_ids.get(q.id)
+        if got is None:
+            got = self._option_ids[q.id] = frozenset(o.id for o in q.options)
+        return got
 
     # ------------------------------------------------------------------------------------
     def mapping_for(self, q: Question, value) -> dict:

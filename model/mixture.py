@@ -511,7 +511,9 @@ class ProductMixture:
         impossible = (scale == 0) | (setup.w_hard[rows] == 0)
         safe_z = np.where(impossible, 1.0, z)
         with np.errstate(divide="ignore"):
-            log_z = np.log(np.where(impossible, 0.0, z * setup.w_hard[rows]).astype(float))
+            # (logs added, not the product taken: a long case's Z can underflow float64)
+            log_z = np.where(impossible, -np.inf, np.log(np.where(impossible, 1.0, z)).astype(
+                float) + np.log(np.where(impossible, 1.0, setup.w_hard[rows])))
         norm = weight / safe_z[:, None, None]
         return _Components(weight, z, scale, impossible, log_z, norm, on, h, hprod, um, off,
                            coef, bits, inhib, None, None)
@@ -655,7 +657,8 @@ class ProductMixture:
             return None
         norm = weight / np.where(impossible, 1.0, z)[:, None, None]
         with np.errstate(divide="ignore"):
-            log_z = np.log(np.where(impossible, 0.0, z * setup.w_hard[1:]).astype(float))
+            log_z = np.where(impossible, -np.inf, np.log(np.where(impossible, 1.0, z)).astype(
+                float) + np.log(np.where(impossible, 1.0, setup.w_hard[1:])))
         share0 = comp.share[:, 0] if comp.share is not None else comp.on[:, 0] / h0
         present = norm.reshape(batch - 1, -1) @ share0.reshape(self.n_k, -1).T
         if len(pair_row):
