@@ -252,6 +252,8 @@ def main(argv=None) -> None:
 def latency_child(seed: int, quick: bool) -> None:
     """``diagnose`` and ``next_questions`` on the main run's timed cases, in a fresh process;
     prints the table rows as JSON."""
+    import gc
+
     from model import load_model
     from model.synthetic import sample_cases
 
@@ -266,6 +268,10 @@ def latency_child(seed: int, quick: bool) -> None:
                       float(np.median([b for _, _, b in ts])))
     answers = [{k: v for k, v in rec.items() if v is not None and v == v}
                for rec in frame.iloc[pick].to_dict("records")]
+    # the sampled frame (10,000 rows of Python objects) is not what a dashboard process holds:
+    # kept alive, every full garbage collection during the timed calls walks it
+    del frame
+    gc.collect()
     for a in answers:
         model.diagnose(a)
     dg = [timed(lambda: model.diagnose(a), 20 if quick else 50) for a in answers]

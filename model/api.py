@@ -69,6 +69,7 @@ class Model:
                            for c in self.cause_ids}
         # built once for the result tables of every diagnosis
         self._condition_ids = np.array(self.condition_ids, dtype=object)
+        self._condition_index = pd.Index(self.condition_ids)
         self._group_index = pd.Index(self.group_ids)
         self._cause_index = pd.Index(self.cause_ids, name="id")
         self._cause_labels = np.array([self.labels[c] for c in self.cause_ids], dtype=object)
@@ -150,7 +151,7 @@ class Model:
         cond_p = np.array([present[c] for c in self.condition_ids])
         order = np.argsort(-cond_p, kind="stable")  # most likely first, ties in file order
         ranked_ids = self._condition_ids[order]
-        conditions = pd.Series(cond_p[order], index=pd.Index(ranked_ids, copy=False),
+        conditions = pd.Series(cond_p[order], index=self._condition_index.take(order),
                                name="posterior", copy=False)
         causes, reported_risk = self._cause_table(post, vectors)
         groups = pd.Series(np.array([present[g] for g in self.group_ids]),

@@ -74,25 +74,23 @@ def _by_mixture(model, kernel, vectors: dict, candidates: list) -> CasePosterior
     pain = index.get("leg_pain")
     if pain is None or pain != kernel.pain:
         return None
+    layout = model.summary_layout
     row = np.ones(kernel.n_states + 1)
-    for node, vec in vectors.items():
-        i = index[node]
-        row[starts[i]:starts[i + 1]] = vec
+    if vectors:  # (one scatter: the nodes' columns side by side)
+        row[np.concatenate([layout.columns[node] for node in vectors])] = \
+            np.concatenate(list(vectors.values()))
     rows = np.repeat(row[None, :], 1 + len(candidates), axis=0)
-    for n, cause in enumerate(candidates, start=1):  # the healthy rows (explain.healthy)
-        for dep in model.dependants[cause]:
-            i = index[dep]
-            rows[n, starts[i]:starts[i + 1]] = 1.0
-        i = index[cause]
-        rows[n, starts[i]:starts[i + 1]] = 0.0
-        rows[n, starts[i]] = 1.0
+    if candidates:  # the healthy rows (explain.healthy): each cause at its healthy state,
+        # the answers about causes that depend on it left out
+        at = [layout.healthy[c] for c in candidates]
+        n = np.repeat(np.arange(1, 1 + len(candidates)), [len(cols) for cols, _ in at])
+        rows[n, np.concatenate([cols for cols, _ in at])] = np.concatenate([v for _, v in at])
     got = kernel.case_with_variations(rows, model.summary_index, raw=True)
     if got is None:
         return None
     result, by_row, log_z, prospective = got
     if log_z[0] == -np.inf:
         return None  # impossible: the engine names the conflicting answers
-    layout = model.summary_layout
     present = layout.read(result)
     causes = {c: result[a:b] for c, a, b in layout.cause_slices}
     cond = result[layout.condition_present]
@@ -122,6 +120,15 @@ class SummaryLayout:
         self.cause_first = [n for n, v in enumerate(self.names) if v in model.cause_set]
         self.cause_slices = [(c, starts[index[c]], starts[index[c] + 1])
                              for c in model.cause_ids]
+        # every node's columns, and per cause the columns and values of its healthy row
+        self.columns = {v: np.arange(starts[index[v]], starts[index[v] + 1])
+                        for v in model.engine.variables}
+        self.healthy = {}
+        for c in model.cause_ids:
+            cols = [self.columns[c]] + [self.columns[d] for d in model.dependants[c]]
+            values = [np.eye(len(self.columns[c]))[0]] + [np.ones(len(self.columns[d]))
+                                                          for d in model.dependants[c]]
+            self.healthy[c] = (np.concatenate(cols), np.concatenate(values))
         self.condition_present = np.array([starts[index[c]] + 1 for c in model.condition_ids],
                                           dtype=np.intp)
 

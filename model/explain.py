@@ -153,8 +153,9 @@ def healthy(model, vectors: dict, cause: str) -> dict:
 
 def risky_causes(model, vectors: dict) -> list[str]:
     """Reported causes whose evidence is not simply "at the healthy state"."""
+    # (risky unless all of the evidence is on the healthy state, the first)
     return [c for c in model.cause_ids if c in vectors
-            and (int(np.argmax(vectors[c])) != 0 or np.count_nonzero(vectors[c]) > 1)]
+            and (vectors[c][0] == 0 or vectors[c][1:].any())]
 
 
 def _case(model, answers):

@@ -180,11 +180,16 @@ class ProductMixture:
         self.other_first = np.concatenate([np.full(vs[v + 1] - vs[v], vs[v]) for v in others]
                                           ).astype(np.intp)
         if self.pain is not None:
+            f = self.leaf_pos[self.pain]
+            self.pain_q = self.leaf_q[f][:, None]
+            self.pain_c = 1.0 - self.pain_q
+            self.pain_leak = float(self.leaf_leak[f])
             self._group_products = tuple(("group", n) for n in range(len(self.groups)))
             self.group_off_cols = np.array([vs[g] for g in self.groups], dtype=np.intp)
             self.group_on_cols = self.group_off_cols + 1
         self._grids: dict = {}
         self._grid_bytes = 0
+        self._plans: dict = {}
         self._bits: dict = {}
         self._link_plans: dict = {}
 
@@ -224,6 +229,7 @@ class ProductMixture:
         self._grids.clear()
         self._grid_bytes = 0
         self._link_plans.clear()
+        self._plans.clear()
 
     # ------------------------------------------------------------------------------------
     def _grid(self, enumerated: tuple) -> dict:
@@ -314,7 +320,7 @@ class ProductMixture:
 
     def run_matrix(self, x: np.ndarray, variables, max_work: float | None = None):
         """:meth:`run` on an evidence matrix (see :meth:`evidence_matrix`)."""
-        setup = self._prepare(x)
+        setup = self._prepare(x, max_work)
         if setup is None:
             return None
         n_t = 1 << len(setup.expand)
@@ -342,14 +348,12 @@ class ProductMixture:
         """
         if self.pain is None or not (x[1:, self.leaf_cols] == x[:1, self.leaf_cols]).all():
             return None
-        setup = self._prepare(x)
+        setup = self._prepare(x, variation_work=self.MAX_VARIATION_WORK)
         if setup is None:
             return None
         changed = setup.off_hard[1:] != setup.off_hard[:1]  # (variations, conditions)
         pair_row, pair_k = np.nonzero(changed)
         n_t = 1 << len(setup.expand)
-        if setup.grid["n"] * n_t * (self.n_k + len(pair_row)) > self.MAX_VARIATION_WORK:
-            return None
         comp = self._solve(setup, slice(0, 1))
         if comp is None or (comp.h.dtype != np.float64 and self.LONG_COST * setup.grid["n"]
                             * n_t * (self.n_k + len(pair_row)) > self.MAX_VARIATION_WORK):
@@ -360,11 +364,13 @@ class ProductMixture:
         # each variation's changed conditions, in row order (np.nonzero's order)
         starts_p = np.flatnonzero(np.concatenate(([True], pair_row[1:] != pair_row[:-1]))) \
             if len(pair_row) else np.zeros(0, dtype=np.intp)
-        got = self._variations(setup, comp, pair_row, pair_k, starts_p)
+        # the changed conditions' P(off | causes) per state, shared by both passes below
+        off_p = setup.off_hard[1:][pair_row, pair_k][:, None] * setup.grid["inhib"][pair_k]
+        got = self._variations(setup, comp, pair_row, pair_k, starts_p, off_p)
         if got is None:
             return None
         present, log_z = got
-        prospective = self._prospective(setup, pair_row, pair_k, starts_p)
+        prospective = self._prospective(setup, pair_row, pair_k, starts_p, off_p)
         return first, present, np.concatenate([comp.log_z, log_z]), prospective
 
     def row_groups(self, x: np.ndarray) -> list[tuple[np.ndarray, int]]:
@@ -394,8 +400,13 @@ class ProductMixture:
         return out
 
     # ------------------------------------------------------------------------------------
-    def _prepare(self, x: np.ndarray):
-        """Everything per row that does not depend on the expansion's precision."""
+    def _prepare(self, x: np.ndarray, max_work: float | None = None,
+                 variation_work: float | None = None):
+        """Everything per row that does not depend on the expansion's precision; ``None`` for
+        evidence this kernel does not take, or (``max_work``) more than that many components
+        (rows x open states x terms), or (``variation_work``, rows 1.. being variations of
+        row 0) more than that many open states x terms x (conditions + changed (row,
+        condition) pairs), decided before any per-state work."""
         batch = x.shape[0]
         if not (x[:, self.other_cols] == x[:, self.other_first]).all():
             return None  # evidence on a condition or a tissue group: the engine's
@@ -416,24 +427,13 @@ class ProductMixture:
         nonzero = np.add.reduceat(nz, offsets[:-1], axis=1)  # (batch, causes)
         if not nonzero.all():
             return None  # a cause with no possible state: the engine names the conflict
-        open_pos = np.flatnonzero((nonzero != 1).any(axis=0)).tolist()
-        opened = {causes[i] for i in open_pos}
-        absorbed = {c: self.private[c] for c in opened if c in self.private
-                    and not opened.intersection(self.tables[c][0][1:])}
-        if absorbed and math.prod(int(self.cards[c]) for c in opened) << len(expand) \
-                <= self.ENUMERATE_PRIVATE:
-            absorbed = {}  # few states: enumerating them costs less than summing them out
-        for c, parents, _ in self.dependent:  # enumerated with its parents if one is open
-            if opened.intersection(parents):
-                for p in (c,) + parents:
-                    if p not in opened:
-                        opened.add(p)
-                        open_pos.append(cause_pos[p])
-                    absorbed.pop(p, None)
-        enumerated = tuple(c for c in causes if c in opened and c not in absorbed)
-        if math.prod(int(self.cards[c]) for c in enumerated) * self.n_k > self.MAX_ENTRIES:
+        plan = self._open_plan(tuple(np.flatnonzero((nonzero != 1).any(axis=0)).tolist()),
+                               len(expand))
+        if plan is None:
             return None  # too many open states for this kernel (before building their grid)
-        grid = self._grid(enumerated)
+        open_pos, opened, absorbed, enumerated, grid = plan
+        if max_work is not None and batch * grid["n"] << len(expand) > max_work:
+            return None
         # each cause's observed state row per row (row n_cols, all ones, for open causes)
         idx = np.add.reduceat(nz * self.col_index, offsets[:-1], axis=1)
         if open_pos:
@@ -461,6 +461,9 @@ class ProductMixture:
             off_hard[:, j] *= mean
             w_hard = w_hard * tot
             private[c] = (j, w, tot, mean)
+        if variation_work is not None and grid["n"] << len(expand) > variation_work / (
+                self.n_k + np.count_nonzero(off_hard[1:] != off_hard[:1])):
+            return None
         if enumerated:
             w_open = grid["prior"] * cause_l[:, grid["cols"]].prod(axis=1)  # (batch, states)
             for c, prior in row_prior.items():
@@ -470,6 +473,40 @@ class ProductMixture:
             w_open = np.ones((batch, 1))
         return _Setup(batch, grid, enumerated, idx, off_hard, w_hard, w_open, private,
                       l_off, l_on, single, expand)
+
+    def _open_plan(self, open_pos: tuple, n_expand: int):
+        """What a pattern of open causes means for the kernel (cached per pattern): which
+        causes are enumerated, which private ones are summed out, and their grid; ``None``
+        when the grid would be too big."""
+        key = (open_pos, n_expand)
+        got = self._plans.get(key, False)
+        if got is not False:
+            return None if got is None else got[:4] + (self._grid(got[3]),)
+        causes, cause_pos = self.causes, self.cause_pos
+        open_pos = list(open_pos)
+        opened = {causes[i] for i in open_pos}
+        absorbed = {c: self.private[c] for c in opened if c in self.private
+                    and not opened.intersection(self.tables[c][0][1:])}
+        if absorbed and math.prod(int(self.cards[c]) for c in opened) << n_expand \
+                <= self.ENUMERATE_PRIVATE:
+            absorbed = {}  # few states: enumerating them costs less than summing them out
+        for c, parents, _ in self.dependent:  # enumerated with its parents if one is open
+            if opened.intersection(parents):
+                for p in (c,) + parents:
+                    if p not in opened:
+                        opened.add(p)
+                        open_pos.append(cause_pos[p])
+                    absorbed.pop(p, None)
+        enumerated = tuple(c for c in causes if c in opened and c not in absorbed)
+        got = None
+        if math.prod(int(self.cards[c]) for c in enumerated) * self.n_k <= self.MAX_ENTRIES:
+            got = (open_pos, opened, absorbed, enumerated)
+        if len(self._plans) > 4096:
+            self._plans.clear()
+        self._plans[key] = got
+        if got is None:
+            return None
+        return got + (self._grid(enumerated),)  # (the grid cache has its own bound)
 
     def _solve(self, setup, rows: slice):
         """The components of ``rows`` in float64, or in extended precision if they cancel."""
@@ -637,12 +674,14 @@ class ProductMixture:
         return w / np.where(tot > 0, tot, 1.0)[:, None] * (1.0 + b[:, None] * (g / safe - 1.0))
 
     # ------------------------------------------------------------------------------------
-    def _variations(self, setup, comp, pair_row, pair_k, starts):
+    def _variations(self, setup, comp, pair_row, pair_k, starts, off_p):
         """Rows 1.. as variations of row 0: P(condition present) per row and condition, and
         log Z (see :meth:`case_with_variations`)."""
         batch, dtype = setup.batch, comp.h.dtype
         h0, um = comp.h[:, 0], comp.um[:, 0]  # (k, t, s), (k, t)
-        off_p = setup.off_hard[1:][pair_row, pair_k].astype(dtype)[:, None] * comp.inhib[pair_k]
+        if dtype != off_p.dtype:  # (extended precision: the products again, not a cast)
+            off_p = setup.off_hard[1:][pair_row, pair_k].astype(dtype)[:, None] * \
+                comp.inhib[pair_k]
         on_p = (1.0 - off_p)[:, None, :] * um[pair_k][:, :, None]  # (pairs, terms, states)
         h_p = on_p + off_p[:, None, :]
         ratio = np.ones((batch - 1,) + h0.shape[1:], dtype=dtype)
@@ -667,24 +706,20 @@ class ProductMixture:
         present[impossible] = 0.0
         return present, log_z
 
-    def _prospective(self, setup, pair_row, pair_k, starts) -> np.ndarray:
+    def _prospective(self, setup, pair_row, pair_k, starts, off_p) -> np.ndarray:
         """P(leg pain present | each row's cause evidence only). Without leaf evidence every
         component's leaf factors are 1, its weight is the causes' and P(pain off) =
-        L * E[prod_j (off_j + (1 - off_j) q_j)]; variations swap their changed conditions'
+        L * E[prod_j (q_j + (1 - q_j) off_j)]; variations swap their changed conditions'
         factors."""
-        f = self.leaf_pos[self.pain]
-        q = self.leaf_q[f][:, None]
-        inhib = setup.grid["inhib"]  # (k, states)
-        off0 = setup.off_hard[0][:, None] * inhib
-        e0 = off0 * (1.0 - q) + q  # (k, states)
+        q, c = self.pain_q, self.pain_c  # (conditions, 1)
+        e0 = setup.off_hard[0][:, None] * setup.grid["inhib"] * c + q  # (conditions, states)
         expected = np.repeat(e0.prod(axis=0)[None, :], setup.batch, axis=0)  # (rows, states)
         if len(pair_row):
-            off_p = setup.off_hard[1:][pair_row, pair_k][:, None] * inhib[pair_k]
-            ratio = (off_p * (1.0 - q[pair_k]) + q[pair_k]) / e0[pair_k]
+            ratio = (off_p * c[pair_k] + q[pair_k]) / e0[pair_k]
             expected[1 + pair_row[starts]] *= np.multiply.reduceat(ratio, starts, axis=0)
         w = setup.w_open
         total = w.sum(axis=1)
-        p_off = self.leaf_leak[f] * (w * expected).sum(axis=1) / np.where(total > 0, total, 1.0)
+        p_off = self.pain_leak * (w * expected).sum(axis=1) / np.where(total > 0, total, 1.0)
         return 1.0 - p_off
 
 
