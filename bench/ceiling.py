@@ -1,4 +1,4 @@
-"""What the two unmet speed targets of issue 5 would need, measured on this machine.
+"""What issue 5's speed targets (batch throughput, diagnose latency) would need, measured here.
 
 Run by hand from the repository root (not part of the timed bench)::
 
@@ -9,9 +9,9 @@ Run by hand from the repository root (not part of the timed bench)::
 (warm), then again while the engine's three exact kernels count the entries they touch: the
 junction tree's cliques times the rows they run for (float64 and extended precision apart),
 the cause enumeration's (rows, open cause states, conditions) arrays and the mixture kernel's
-(conditions, rows, Quickscore terms, open states) arrays (:mod:`model.mixture`). The same run measures
-numpy's elementwise rate on this machine (a multiply over an array that stays in cache, the
-fastest case, for float64 and for longdouble). If every entry were touched by just one multiply
+(conditions, rows, Quickscore terms, open states) arrays (:mod:`model.mixture`). The same run
+measures numpy's elementwise rate on this machine (a multiply over an array that stays in cache,
+the fastest case, for float64 and for longdouble). If every entry were touched by just one multiply
 and one add, with no Python at all, the engine could not run faster than
 
     cases/s <= 1 / (2 * float64 entries per case / float64 rate
@@ -19,7 +19,7 @@ and one add, with no Python at all, the engine could not run faster than
 
 The count leaves out work the kernels really do (a junction-tree pass touches each clique entry
 several times; pseudo-case ratios, Quickscore recombination, compiles), so the bound is
-generous. The engine already sends each case to the cheaper of its two exact back ends, so
+generous. The engine already sends each case to the cheaper of its exact back ends, so
 this is the arithmetic of the algorithms it uses; a different exact algorithm is not bounded
 by it.
 
