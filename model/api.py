@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import explain
 from .advice import AdviceBook
 from .case_posteriors import case_posteriors
 from .diagnosis import Diagnosis
@@ -62,7 +61,6 @@ class Model:
         self.labels = {node: kb.label(node) for node in kb.states}
         self._summary_vars = self.condition_ids + self.cause_ids + self.group_ids + ["leg_pain"]
         self.summary_index = [self.engine.index[v] for v in self._summary_vars]
-        self.condition_index = [self.engine.index[v] for v in self.condition_ids]
         self.cause_set = frozenset(self.cause_ids)
         # causes whose answers a cause's healthy counterfactual leaves out (explain.healthy)
         self.dependants = {c: [d.id for d in kb.causes if d.depends_on == c]

@@ -70,7 +70,7 @@ def case_posteriors(model, vectors: dict) -> CasePosteriors:
 
 
 def _by_mixture(model, kernel, vectors: dict, candidates: list) -> CasePosteriors | None:
-    index, starts = model.engine.index, kernel.var_start
+    index = model.engine.index
     pain = index.get("leg_pain")
     if pain is None or pain != kernel.pain:
         return None

@@ -419,7 +419,7 @@ class ProductMixture:
         if len(expand):
             single[:, expand] = False
             coef0[:, expand] = 1.0
-        causes, cause_pos, offsets, n_cols = self.causes, self.cause_pos, self.offsets, self.n_cols
+        cause_pos, offsets, n_cols = self.cause_pos, self.offsets, self.n_cols
         lam = x[:, self.cause_cols]  # (batch, cause states + 1), the last column 1
         cause_l = lam[:, :n_cols]
         # causes: hard in every row -> per-row factors; private -> summed; the rest enumerated

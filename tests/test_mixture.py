@@ -149,21 +149,29 @@ def test_many_rare_positive_findings_are_exact_or_declined(engine, kernel, netwo
 
 
 def test_extended_precision_is_used_when_float64_would_cancel(engine, kernel):
-    """Rare findings all present with no condition to explain them: float64 alone would lose
-    digits, so the kernel must take the longdouble pass (or decline) and stay exact."""
+    """Rare findings present with no condition to explain them: three cancel past float64's
+    bound but within extended precision's (the kernel must take the longdouble pass and stay
+    exact); four cancel past both (it must decline)."""
     leaves = [engine.variables[y] for y in kernel.leaves if y != kernel.pain]
-    rare = sorted(leaves, key=lambda v: kernel.leaf_leak[kernel.leaf_pos[engine.index[v]]])[-5:]
-    evidence = {v: "present" for v in rare}
-    evidence.update({engine.variables[c]: 0 for c in kernel.causes})  # all healthy, known
-    lik = engine.likelihoods(evidence, 1)
-    setup = kernel._prepare(kernel.evidence_matrix(lik, 1))
+    rarest = sorted(leaves, key=lambda v: kernel.leaf_leak[kernel.leaf_pos[engine.index[v]]])
+    known = {engine.variables[c]: 0 for c in kernel.causes}  # all healthy, known
+
+    def setup_of(evidence):
+        return kernel._prepare(kernel.evidence_matrix(engine.likelihoods(evidence, 1), 1))
+
+    evidence = {**known, **{v: "present" for v in rarest[-3:]}}
+    setup = setup_of(evidence)
     comp = kernel._components(np.float64, setup, slice(None))
     assert (comp.scale / comp.z)[0] > kernel.MAX_AMPLIFICATION  # the premise: it cancels
+    assert kernel._solve(setup, slice(None)).h.dtype == np.longdouble
     got = run_one(engine, kernel, evidence)
-    if got is not None:
-        ref = engine.infer(evidence)
-        for var, p in ref.items():
-            np.testing.assert_allclose(got[0][var], p, atol=TOL, rtol=0, err_msg=var)
+    assert got is not None
+    ref = engine.infer(evidence)
+    for var, p in ref.items():
+        np.testing.assert_allclose(got[0][var], p, atol=TOL, rtol=0, err_msg=var)
+    more = {**known, **{v: "present" for v in rarest[-4:]}}
+    assert kernel._solve(setup_of(more), slice(None)) is None
+    assert run_one(engine, kernel, more) is None
 
 
 def test_declines_evidence_on_conditions_and_groups(engine, kernel):
