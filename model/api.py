@@ -312,25 +312,29 @@ class Model:
                   top: int = 3) -> str:
         """Graphviz DOT text of the network (see :mod:`model.graph`).
 
-        With a ``diagnosis`` the answered nodes and the leading condition are highlighted and the
-        condition posteriors printed; ``focus`` keeps only the ``top`` conditions, the leading
+        With a ``diagnosis`` what the runner said yes to is highlighted, what they said no to is
+        drawn dashed (:func:`model.graph.answer_highlights`), the leading condition stands out and
+        the condition posteriors are printed; ``focus`` keeps only the ``top`` conditions, the leading
         one's parents and children, and the answered nodes.
         """
-        from .graph import focus_nodes, network_dot
+        from .graph import answer_highlights, focus_nodes, network_dot
         layers = {c: "cause" for c in self.cause_ids}
         layers.update({c: "condition" for c in self.condition_ids})
         layers.update({f.id: "finding" for f in self.kb.findings})
         layers.update({g: "group" for g in self.group_ids})
         layers["leg_pain"] = "pain"
         edges = list(self.network.edges())
-        evidence, leading, probs, nodes = [], None, None, None
+        yes, no, leading, probs, nodes = set(), set(), None, None, None
         if diagnosis is not None:
-            evidence = self.evidence_nodes(diagnosis.answers)
+            clean = self.intake.validate(diagnosis.answers)
+            yes, no = answer_highlights({
+                qid: (self.intake.by_id[qid].kind, self.intake.evidence({qid: value})[0])
+                for qid, value in clean.items()})
             leading = diagnosis.leading_condition
             probs = dict(diagnosis.conditions.items())
             if focus:
-                nodes = focus_nodes(edges, leading, evidence, diagnosis.conditions.index[:top])
-        return network_dot(edges, layers, self.labels, evidence, leading, probs, nodes)
+                nodes = focus_nodes(edges, leading, yes | no, diagnosis.conditions.index[:top])
+        return network_dot(edges, layers, self.labels, yes, leading, probs, nodes, denied=no)
 
     def provenance(self, node: str) -> pd.DataFrame:
         """The parameters behind ``node`` and what it implies, each with its source and grade.

@@ -1,19 +1,12 @@
 """The result of one diagnosis: triage, conditions, causes, pain probability and advice."""
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from . import views
 from .triage import Triage
-
-LEVEL_TEXT = {
-    "urgent_care": "Get urgent medical care today",
-    "see_clinician_soon": "See a clinician within the next few days",
-    "self_care": "Self-care is reasonable for now",
-}
-LEVEL_COLOUR = {"urgent_care": "#b71c1c", "see_clinician_soon": "#e65100", "self_care": "#1b5e20"}
 
 
 @dataclass
@@ -76,33 +69,4 @@ class Diagnosis:
 
     # -- notebooks -------------------------------------------------------------------------
     def _repr_html_(self) -> str:
-        level = self.triage.level
-        reasons = "".join(
-            f"<li>{html.escape(r.text)} <small style='color:#555'>({html.escape(r.source)})</small></li>"
-            for r in self.triage.reasons)
-        conds = "".join(
-            f"<tr><td>{html.escape(self.labels.get(c, c))}</td>"
-            f"<td style='text-align:right'>{p:.1%}</td>"
-            f"<td><div style='background:#1565c0;height:10px;width:{max(1, int(p * 200))}px'></div></td></tr>"
-            for c, p in self.conditions.head(6).items())
-        causes = self.causes.sort_values("posterior", ascending=False).head(8)
-        cause_rows = "".join(
-            f"<tr><td>{html.escape(str(r.label))}</td><td>{html.escape(str(r.state))}</td>"
-            f"<td style='text-align:right'>{r.posterior:.0%}</td>"
-            f"<td>{'reported' if r.reported else 'inferred'}</td>"
-            f"<td style='text-align:right'>{r.contribution:+.1%}</td></tr>"
-            for r in causes.itertuples())
-        advice = "".join(
-            f"<li><b>{'Do' if a.kind == 'do' else 'Avoid'}:</b> {html.escape(a.action)} "
-            f"<small>[{html.escape(a.evidence)}]</small></li>" for a in self.advice[:6])
-        return (
-            f"<div style='font-family:sans-serif;max-width:760px'>"
-            f"<div style='background:{LEVEL_COLOUR[level]};color:white;padding:8px 12px;"
-            f"border-radius:6px'><b>{LEVEL_TEXT[level]}</b></div>"
-            f"<ul>{reasons}</ul>"
-            f"<p>P(leg pain after running) = <b>{self.pain_probability:.1%}</b></p>"
-            f"<b>Most likely conditions</b><table>{conds}</table>"
-            f"<b>Causes</b><table><tr><th>cause</th><th>state</th><th>P(risk state)</th>"
-            f"<th></th><th>adds to P(pain)</th></tr>{cause_rows}</table>"
-            + (f"<b>What to do</b><ul>{advice}</ul>" if advice else "")
-            + "<p style='color:#666;font-size:small'>Decision support, not a diagnosis.</p></div>")
+        return views.diagnosis_html(self)

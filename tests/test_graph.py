@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from model.graph import EVIDENCE_STYLE, LEADING_STYLE
+from model.graph import DENIED_STYLE, EVIDENCE_STYLE, LEADING_STYLE
 
 
 def node_lines(dot: str) -> dict[str, str]:
@@ -31,16 +31,33 @@ def test_whole_network_has_every_node_and_edge(model, case):
     assert edge_pairs(dot) == set(model.network.edges())
 
 
-def test_answers_and_leading_condition_are_highlighted(model, case):
+def test_yes_answers_and_leading_condition_are_highlighted(model, case):
     answers, d = case
     nodes = node_lines(model.graph_dot(d))
-    evidence = set(model.evidence_nodes(answers))
-    assert {"session_overload", "location_shin", "focal_bony_tenderness"} <= evidence
-    for node in evidence - {d.leading_condition}:
+    # a pain in the shin is leg pain too
+    told = {"session_overload", "location_shin", "focal_bony_tenderness", "leg_pain"}
+    for node in told - {d.leading_condition}:
         assert f'fillcolor="{EVIDENCE_STYLE["fillcolor"]}"' in nodes[node], node
     assert f'fillcolor="{LEADING_STYLE["fillcolor"]}"' in nodes[d.leading_condition]
-    unanswered = set(nodes) - evidence - {d.leading_condition}
-    assert all(EVIDENCE_STYLE["fillcolor"] not in nodes[n] for n in unanswered)
+    # nothing the runner did not say yes to is drawn as "what you told us"
+    for node in set(nodes) - told - {d.leading_condition}:
+        assert EVIDENCE_STYLE["fillcolor"] not in nodes[node], node
+
+
+def test_no_answers_are_drawn_distinctly_never_as_what_you_told_us(model):
+    answers = {"pain_location": "calf", "swelling": False, "breathless_or_chest_pain": False,
+               "tearing_or_pop": False, "tenderness": "pinpoint_bone"}
+    d = model.diagnose(answers)
+    nodes = node_lines(model.graph_dot(d, focus=False))
+    denied = {"swelling", "tearing_or_pop", "breathless_or_chest_pain"}
+    for node in denied:
+        assert EVIDENCE_STYLE["fillcolor"] not in nodes[node], node
+        assert f'color="{DENIED_STYLE["color"]}"' in nodes[node] and "dashed" in nodes[node], node
+        assert 'label="no: ' in nodes[node], node
+    # a choice's other options (a pinpoint bone tenderness is "not diffuse") are neither
+    for node in ("diffuse_shin_tenderness", "muscle_tenderness"):
+        assert EVIDENCE_STYLE["fillcolor"] not in nodes[node] and "no: " not in nodes[node]
+    assert EVIDENCE_STYLE["fillcolor"] in nodes["focal_bony_tenderness"]
 
 
 def test_focused_view_keeps_what_explains_the_leading_condition(model, case):
@@ -48,7 +65,8 @@ def test_focused_view_keeps_what_explains_the_leading_condition(model, case):
     whole = node_lines(model.graph_dot(d, focus=False))
     focused = node_lines(model.graph_dot(d, focus=True, top=3))
     assert set(focused) < set(whole)
-    assert set(d.conditions.index[:3]) | set(model.evidence_nodes(answers)) <= set(focused)
+    assert set(d.conditions.index[:3]) | {"session_overload", "location_shin",
+                                          "focal_bony_tenderness"} <= set(focused)
     parents = {u for u, v in model.network.edges() if v == d.leading_condition}
     assert parents <= set(focused)
     assert "leg_pain" in focused

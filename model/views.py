@@ -1,0 +1,337 @@
+"""Every rendering of the model's results for people: wording of the levels, HTML, numbers in words.
+
+The dashboard (app.py), the clinician summary (:mod:`model.summary`) and the notebooks'
+``_repr_html_`` all draw from here, so a level, a probability or a source reads the same
+everywhere. Nothing here is knowledge: levels, reasons, sources and probabilities come from the
+model; this module only says them in words a frightened runner understands.
+
+Functions take plain values (levels, reasons, frames) and return HTML or text; none of them
+calls the model.
+"""
+from __future__ import annotations
+
+import html
+import math
+import re
+
+LEVEL_TEXT = {
+    "urgent_care": "Get urgent medical care today",
+    "see_clinician_soon": "See a clinician within the next few days",
+    "self_care": "Self-care is reasonable for now",
+}
+LEVEL_COLOUR = {"urgent_care": "#b71c1c", "see_clinician_soon": "#e65100", "self_care": "#1b5e20"}
+# the verdict card of each level: what to do now and where to go (the reasons say why)
+LEVEL_CARD = {
+    "urgent_care": dict(
+        icon="🚨", background="#ffebee",
+        now="Stop running. Do not wait to see whether it settles.",
+        where="Today: an urgent care centre or emergency department, or your doctor's urgent "
+              "line (UK: NHS 111). If you are breathless or have chest pain, call an ambulance "
+              "(999 in the UK, 112 in Europe, 911 in North America)."),
+    "see_clinician_soon": dict(
+        icon="🩺", background="#fff3e0",
+        now="Not an emergency, but it needs a professional look. Run less or not at all until "
+            "you have been seen.",
+        where="Within the next few days: your GP, a sports doctor or a physiotherapist."),
+    "self_care": dict(
+        icon="✅", background="#e8f5e9",
+        now="Look after it as described below and come back to this page if anything changes.",
+        where="No appointment needed for now. See a clinician if it is not clearly better in "
+              "the time the reason below gives, or sooner if it gets worse."),
+}
+NOT_YET = dict(
+    title="We cannot tell yet how urgent this is", icon="❓", colour="#0d47a1",
+    background="#e3f2fd",
+    lead="First answer the warning-sign questions. They decide whether you need care today; "
+         "until they are answered this page will not tell you that self-care is enough.")
+CONFLICT_TITLE = "Some of your answers cannot all be true together"
+OUT_OF_SCOPE_TITLE = "Outside what this tool covers"
+SUBJECT = "runners with answers like yours"
+
+
+# ------------------------------------------------------------------------ numbers in words
+def percent(p: float) -> str:
+    """A probability as a percentage a runner reads at a glance ('<1%' rather than '0%')."""
+    if p <= 0:
+        return "0%"
+    if p < 0.005:
+        return "<1%"
+    if p > 0.995 and p < 1:
+        return ">99%"
+    return f"{p:.0%}"
+
+
+def in_words(p: float) -> str:
+    """A probability as a natural frequency: 'about 3 in 10', 'about 1 in 40'."""
+    if p >= 0.995:
+        return "almost all"
+    if p >= 0.095:
+        return f"about {max(1, min(9, math.floor(p * 10 + 0.5)))} in 10"
+    if p >= 0.01:
+        return f"about 1 in {math.floor(1 / p + 0.5)}"
+    return "fewer than 1 in 100"
+
+
+def points(x: float) -> str:
+    """A difference of probabilities as percentage points ('+12 points', '-3.5 points')."""
+    value = x * 100
+    text = f"{value:+.0f}" if abs(value) >= 10 else f"{value:+.1f}"
+    return f"{text} points"
+
+
+def grade_words(grade: str) -> str:
+    return {"strong": "strong evidence", "moderate": "moderate evidence",
+            "weak": "weak evidence", "expert_opinion": "expert opinion"}.get(
+        str(grade), str(grade).replace("_", " "))
+
+
+_DEVELOPER_NOTE = re.compile(r"\(?\s*evidence\.md[^;)]*\)?", re.IGNORECASE)
+
+
+def primary_source(text: str) -> str:
+    """A source as users see it: the primary references only.
+
+    Pointers to the developers' evidence file ('evidence.md 4(b)') are not a reference a user
+    can look up, so they are left out; the publications and guidelines beside them stay.
+    """
+    parts = []
+    for part in str(text or "").split(";"):
+        cleaned = _DEVELOPER_NOTE.sub("", part).strip(" :,")
+        if cleaned:
+            parts.append(cleaned)
+    return "; ".join(parts)
+
+
+def answer_text(question: dict, value) -> str:
+    """An answer as the runner gave it: 'Yes', '40 %', 'Calf (back of the lower leg)'."""
+    if value is None:
+        return "Not sure"
+    if question["kind"] == "bool":
+        return "Yes" if value else "No"
+    if question["kind"] == "choice":
+        return dict(question["options"]).get(value, str(value))
+    unit = question.get("unit")
+    unit = unit if isinstance(unit, str) else ""
+    unit = unit if len(unit) <= 12 else unit.split()[0]
+    return f"{float(value):g} {unit}".strip()
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+# ------------------------------------------------------------------------------ the verdict
+def verdict_html(level: str, reasons, missing=(), conflict: str | None = None,
+                 out_of_scope: str | None = None) -> str:
+    """The one verdict at the top of the page.
+
+    Parameters
+    ----------
+    level : str
+        The triage level (of the diagnosis, or of the rules alone when the answers conflict).
+    reasons : sequence
+        Objects with ``text`` and ``source`` (``Triage.reasons``).
+    missing : sequence
+        Objects with ``label`` and ``level`` (``Triage.missing``): warning-sign questions not
+        answered yet. While any is missing the verdict never says self-care.
+    conflict : str, optional
+        ``Model.explain_conflict``'s sentence when the answers cannot all be true.
+    out_of_scope : str, optional
+        ``Diagnosis.out_of_scope_reason`` when no modelled condition fits.
+    """
+    not_yet = level == "self_care" and len(missing) > 0
+    if not_yet:
+        title, colour, background, icon = (NOT_YET["title"], NOT_YET["colour"],
+                                           NOT_YET["background"], NOT_YET["icon"])
+    else:
+        card = LEVEL_CARD[level]
+        title, colour, background, icon = (LEVEL_TEXT[level], LEVEL_COLOUR[level],
+                                           card["background"], card["icon"])
+    body = []
+    if conflict:
+        body.append(f"<p class='conflict'><b>{_e(CONFLICT_TITLE)}.</b> {_e(conflict)} "
+                    "Until then the advice below rests on the warning signs alone.</p>")
+    if not_yet:
+        body.append(f"<p>{_e(NOT_YET['lead'])}</p>")
+    else:
+        card = LEVEL_CARD[level]
+        body.append(f"<p class='now'><b>What to do now:</b> {_e(card['now'])}</p>")
+        body.append(f"<p class='where'><b>Where to go:</b> {_e(card['where'])}</p>")
+        shown = [r for r in reasons if level != "self_care" or not missing]
+        if shown:
+            items = "".join(f"<li>{_e(r.text)}<span class='source'>Source: "
+                            f"{_e(primary_source(r.source))}</span></li>" for r in shown)
+            body.append(f"<p class='why'><b>Why:</b></p><ul class='reasons'>{items}</ul>")
+    if missing:
+        could = [m for m in missing if getattr(m, "could_raise", True)]
+        items = "".join(f"<li>{_e(m.label)}</li>" for m in missing)
+        lead = (f"{len(missing)} warning sign{'s' if len(missing) > 1 else ''} not answered yet"
+                + (" (an answer could make this more urgent)" if could and not not_yet else ""))
+        body.append(f"<details class='missing' {'open' if not_yet else ''}><summary>"
+                    f"{_e(lead)}</summary><ul>{items}</ul></details>")
+    if out_of_scope:
+        body.append(f"<p class='scope'><b>{_e(OUT_OF_SCOPE_TITLE)}:</b> {_e(out_of_scope)}</p>")
+    return (f"<div class='verdict' data-level='{'not_yet' if not_yet else level}' "
+            f"style='border-color:{colour};background:{background}'>"
+            f"<div class='verdict-title' style='color:{colour}'>{icon} {_e(title)}</div>"
+            + "".join(body) + "</div>")
+
+
+def must_rule_out_html(frame) -> str:
+    """The conditions a fired warning sign names (``Diagnosis.must_rule_out``), most urgent first.
+
+    Their place in the ranking is said in words, so a low probability never reads as
+    'nothing to worry about'.
+    """
+    if frame is None or len(frame) == 0:
+        return ""
+    items = []
+    for r in frame.itertuples():
+        items.append(
+            f"<li><b>{_e(r.label)}</b> <span class='tag must'>must be ruled out</span>"
+            f"<br><span class='small'>Named by a warning sign you reported. The model puts it "
+            f"at {percent(r.posterior)} ({in_words(r.posterior)} {SUBJECT}; number {r.rank} in "
+            f"the list), but a clinician has to check for it whatever that number is.</span></li>")
+    return ("<div class='must-box'><div class='must-title'>⚠️ Must be ruled out</div><ul>"
+            + "".join(items) + "</ul></div>")
+
+
+# ------------------------------------------------------------------------------- bar lists
+def bar_list_html(rows, scale: float = 1.0, css_class: str = "bars") -> str:
+    """Horizontal bars whose labels sit above them (they wrap on a phone).
+
+    ``rows``: dicts with ``label``, ``value`` (bar length in 0..scale), ``text`` (printed beside
+    the bar), optional ``colour``, ``tag`` (a small badge), ``low``/``high`` (an interval line).
+    """
+    out = []
+    for r in rows:
+        width = 0.0 if scale <= 0 else max(0.0, min(1.0, r["value"] / scale)) * 100
+        tag = f" <span class='tag {r.get('tag_class', '')}'>{_e(r['tag'])}</span>" \
+            if r.get("tag") else ""
+        interval = ""
+        if r.get("low") is not None and r.get("high") is not None and scale > 0:
+            lo, hi = (max(0.0, min(1.0, r[k] / scale)) * 100 for k in ("low", "high"))
+            interval = f"<div class='bar-ci' style='left:{lo:.1f}%;width:{hi - lo:.1f}%'></div>"
+        out.append(
+            f"<div class='bar-row'><div class='bar-label'>{_e(r['label'])}{tag}</div>"
+            f"<div class='bar-line'><div class='bar-track'><div class='bar-fill' "
+            f"style='width:{width:.1f}%;background:{r.get('colour', '#1565c0')}'></div>"
+            f"{interval}</div><div class='bar-text'>{_e(r['text'])}</div></div></div>")
+    return f"<div class='{css_class}'>" + "".join(out) + "</div>"
+
+
+def conditions_rows(table, must: set, serious: dict, intervals=None) -> list[dict]:
+    """Bar rows for ranked conditions (``table``: index id, columns label, posterior)."""
+    rows = []
+    for cid, r in table.iterrows():
+        tag, tag_class = ("must be ruled out", "must") if cid in must else (
+            ("serious if present", "serious") if serious.get(cid) else ("", ""))
+        row = dict(label=r["label"], value=float(r["posterior"]), tag=tag, tag_class=tag_class,
+                   colour="#c62828" if cid in must else "#6a1b9a",
+                   text=f"{percent(r['posterior'])} · {in_words(r['posterior'])}")
+        if intervals is not None and cid in intervals.index:
+            row.update(low=float(intervals.loc[cid, "low"]), high=float(intervals.loc[cid, "high"]))
+            row["text"] += (f" (could be {percent(row['low'])} to {percent(row['high'])})")
+        rows.append(row)
+    return rows
+
+
+def risk_factor_rows(causes) -> list[dict]:
+    """Bar rows for the risk factors the runner reported that add to the risk of pain.
+
+    ``causes``: ``Diagnosis.causes``. The bar is the factor's contribution in percentage points
+    of the chance of leg pain on future runs; factors left unanswered are not drawn.
+    """
+    raising = causes[causes["reported"] & (causes["contribution"] >= 0.0005)]
+    raising = raising.sort_values("contribution", ascending=False, kind="stable")
+    return [dict(label=f"{r.label}: {r.state}", value=float(r.contribution),
+                 text=f"{points(r.contribution)} of risk", colour="#1565c0")
+            for r in raising.itertuples()]
+
+
+# ----------------------------------------------------------------------------- page styles
+PAGE_CSS = """
+<style>
+/* phone first: nothing wider than the screen, big tap targets, no hover-only help */
+.block-container {padding-top: 1.2rem; padding-left: 1rem; padding-right: 1rem; max-width: 1200px;}
+[data-testid="stMain"] {overflow-x: hidden;}
+.stButton button, .stDownloadButton button, [data-testid="stBaseButton-segmented_control"],
+[data-testid="stBaseButton-segmented_controlActive"], [data-testid="stBaseButton-pills"],
+[data-testid="stBaseButton-pillsActive"], [data-testid="stExpander"] summary,
+[data-baseweb="select"] > div {min-height: 44px;}
+[data-testid="stBaseButton-segmented_control"], [data-testid="stBaseButton-segmented_controlActive"]
+ {min-width: 64px; font-size: 1rem;}
+[data-testid="stSlider"] [role="slider"] {width: 28px; height: 28px;}
+[data-testid="stSlider"] {padding-left: 8px; padding-right: 8px;}
+.verdict {border-left: 6px solid; border-radius: 8px; padding: 0.8rem 1rem; margin: 0.2rem 0 0.6rem;}
+.verdict-title {font-size: 1.35rem; font-weight: 700; line-height: 1.25; margin-bottom: 0.4rem;}
+.verdict p {margin: 0.25rem 0;}
+.verdict ul {margin: 0.2rem 0 0.2rem 1.1rem; padding: 0;}
+.verdict .source, .small {display: block; font-size: 0.8rem; color: #555;}
+.verdict details summary {cursor: pointer; font-weight: 600; min-height: 44px; padding-top: 10px;}
+.verdict .conflict {background: #fff8e1; padding: 0.4rem 0.6rem; border-radius: 6px;}
+.verdict .scope {background: #ede7f6; padding: 0.4rem 0.6rem; border-radius: 6px;}
+.must-box {border: 2px solid #c62828; border-radius: 8px; padding: 0.6rem 0.8rem; background: #fff5f5;}
+.must-title {font-weight: 700; color: #b71c1c; margin-bottom: 0.3rem;}
+.must-box ul {margin: 0 0 0 1rem; padding: 0;}
+.tag {display: inline-block; font-size: 0.75rem; border-radius: 10px; padding: 0 7px; margin-left: 4px;
+      background: #eceff1; color: #37474f; white-space: nowrap;}
+.tag.must {background: #c62828; color: white;}
+.tag.serious {background: #ffcdd2; color: #8e0000;}
+.bars {margin: 0.2rem 0 0.6rem;}
+.bar-row {margin: 0 0 0.55rem;}
+.bar-label {font-size: 0.95rem; line-height: 1.25; overflow-wrap: anywhere;}
+.bar-line {display: flex; align-items: center; gap: 8px;}
+.bar-track {position: relative; flex: 1 1 auto; min-width: 60px; height: 14px; background: #eeeeee;
+            border-radius: 3px;}
+.bar-fill {height: 14px; border-radius: 3px; min-width: 2px;}
+.bar-ci {position: absolute; top: 6px; height: 2px; background: #212121;}
+.bar-text {flex: 0 0 auto; font-size: 0.85rem; color: #333; white-space: nowrap;}
+.step-head {font-size: 0.85rem; color: #455a64; font-weight: 600; text-transform: uppercase;
+            letter-spacing: 0.03em;}
+.question {font-size: 1.2rem; font-weight: 600; line-height: 1.3; margin: 0.2rem 0 0.3rem;}
+.updating {display: none; position: fixed; top: 0; left: 0; right: 0; z-index: 1000000;
+           background: #0d47a1; color: white; text-align: center; padding: 6px; font-weight: 600;}
+body:has([data-testid="stStatusWidget"]) .updating,
+body:has([data-stale="true"]) .updating {display: block;}
+[data-stale="true"] {opacity: 0.45; transition: opacity 0.2s;}
+@media (max-width: 640px) {
+  .verdict-title {font-size: 1.2rem;}
+  .bar-text {font-size: 0.8rem;}
+  h1 {font-size: 1.6rem !important;}
+}
+</style>
+<div class="updating" role="status">Updating your result…</div>
+"""
+
+
+# ------------------------------------------------------------------- notebooks (Diagnosis)
+def diagnosis_html(d) -> str:
+    """``Diagnosis._repr_html_``: the verdict, the leading conditions, causes and advice."""
+    level = d.triage.level
+    reasons = "".join(f"<li>{_e(r.text)} <small style='color:#555'>"
+                      f"({_e(primary_source(r.source))})</small></li>" for r in d.triage.reasons)
+    conds = "".join(
+        f"<tr><td>{_e(d.labels.get(c, c))}</td><td style='text-align:right'>{p:.1%}</td>"
+        f"<td><div style='background:#1565c0;height:10px;width:{max(1, int(p * 200))}px'>"
+        f"</div></td></tr>" for c, p in d.conditions.head(6).items())
+    causes = d.causes.sort_values("posterior", ascending=False).head(8)
+    cause_rows = "".join(
+        f"<tr><td>{_e(r.label)}</td><td>{_e(r.state)}</td>"
+        f"<td style='text-align:right'>{r.posterior:.0%}</td>"
+        f"<td>{'reported' if r.reported else 'inferred'}</td>"
+        f"<td style='text-align:right'>{r.contribution:+.1%}</td></tr>"
+        for r in causes.itertuples())
+    advice = "".join(f"<li><b>{'Do' if a.kind == 'do' else 'Avoid'}:</b> {_e(a.action)} "
+                     f"<small>[{_e(a.evidence)}]</small></li>" for a in d.advice[:6])
+    return (
+        f"<div style='font-family:sans-serif;max-width:760px'>"
+        f"<div style='background:{LEVEL_COLOUR[level]};color:white;padding:8px 12px;"
+        f"border-radius:6px'><b>{LEVEL_TEXT[level]}</b></div>"
+        f"<ul>{reasons}</ul>"
+        f"<p>P(leg pain after running) = <b>{d.pain_probability:.1%}</b></p>"
+        f"<b>Most likely conditions</b><table>{conds}</table>"
+        f"<b>Causes</b><table><tr><th>cause</th><th>state</th><th>P(risk state)</th>"
+        f"<th></th><th>adds to P(pain)</th></tr>{cause_rows}</table>"
+        + (f"<b>What to do</b><ul>{advice}</ul>" if advice else "")
+        + "<p style='color:#666;font-size:small'>Decision support, not a diagnosis.</p></div>")
