@@ -49,6 +49,42 @@ OUT_OF_SCOPE_TITLE = "Outside what this tool covers"
 SUBJECT = "runners with answers like yours"
 
 
+STEP_TITLES = {"warning_signs": "Step 1 · Warning signs", "pain": "Step 2 · Your pain",
+               "running": "Step 3 · Your running and you"}
+STEP_LEADS = {
+    "warning_signs": "A few yes / no questions that decide whether you need care today. "
+                     "Answer “Not sure” if you cannot tell.",
+    "pain": "Where it hurts, since when and how it feels: this narrows down what it is.",
+    "running": "Training and background: what may have caused it and what would help.",
+}
+DISCLAIMER = ("**Decision support, not a diagnosis.** This tool cannot examine you. It helps "
+              "you decide when to seek care, from published studies and guidelines. If you are "
+              "worried, or the pain gets worse, see a clinician whatever this page says.")
+PRIVACY = ("Your answers stay on this computer: nothing is stored or sent anywhere. "
+           "The summary below is only saved if you press the download button.")
+MODES = {"guided": "One question at a time", "all": "All questions"}
+NOT_SURE = "Not sure"
+STOP_TEXT = ("Nothing left to ask could change where to seek care, so here is your result. "
+             "You can still answer more below to sharpen which condition it is.")
+
+
+def mini_verdict_html(level: str, not_yet: bool) -> str:
+    """A slim bar fixed at the bottom of a phone screen: the verdict's title, linking to it."""
+    title = NOT_YET["title"] if not_yet else LEVEL_TEXT[level]
+    colour = NOT_YET["colour"] if not_yet else LEVEL_COLOUR[level]
+    return (f"<a class='mini-verdict' href='#verdict' style='background:{colour}'>"
+            f"{_e(title)} · see the top</a>")
+
+
+def question_reason(row) -> str:
+    """Why the guided mode asks this question now, in words (from a question-plan row)."""
+    p = float(row.get("p_change_triage", 0) or 0)
+    if p >= 0.005:
+        return (f"Asked now because your answer could change where you should seek care "
+                f"({in_words(p)} runners like you would get different advice).")
+    return "Asked now because it tells most about what the pain is."
+
+
 # ------------------------------------------------------------------------ numbers in words
 def percent(p: float) -> str:
     """A probability as a percentage a runner reads at a glance ('<1%' rather than '0%')."""
@@ -110,14 +146,26 @@ def answer_text(question: dict, value) -> str:
         return "Yes" if value else "No"
     if question["kind"] == "choice":
         return dict(question["options"]).get(value, str(value))
-    unit = question.get("unit")
-    unit = unit if isinstance(unit, str) else ""
-    unit = unit if len(unit) <= 12 else unit.split()[0]
-    return f"{float(value):g} {unit}".strip()
+    return f"{float(value):g} {short_unit(question.get('unit'))}".strip()
 
 
-def _e(text) -> str:
+def escape(text) -> str:
+    """Text made safe to put inside HTML."""
     return html.escape(str(text))
+
+
+_e = escape
+
+
+def short_unit(unit) -> str:
+    """The unit next to a slider value: long units ("% vs longest run ...") are in the label."""
+    unit = unit if isinstance(unit, str) else ""
+    return unit if len(unit) <= 12 else unit.split()[0]
+
+
+def question_label(q: dict) -> str:
+    unit = q["unit"] if isinstance(q["unit"], str) else ""
+    return f"{q['label']} ({unit})" if unit else q["label"]
 
 
 # ------------------------------------------------------------------------------ the verdict
@@ -171,7 +219,7 @@ def verdict_html(level: str, reasons, missing=(), conflict: str | None = None,
                     f"{_e(lead)}</summary><ul>{items}</ul></details>")
     if out_of_scope:
         body.append(f"<p class='scope'><b>{_e(OUT_OF_SCOPE_TITLE)}:</b> {_e(out_of_scope)}</p>")
-    return (f"<div class='verdict' data-level='{'not_yet' if not_yet else level}' "
+    return (f"<div class='verdict' id='verdict' data-testid='verdict' data-level='{'not_yet' if not_yet else level}' "
             f"style='border-color:{colour};background:{background}'>"
             f"<div class='verdict-title' style='color:{colour}'>{icon} {_e(title)}</div>"
             + "".join(body) + "</div>")
@@ -194,115 +242,6 @@ def must_rule_out_html(frame) -> str:
             f"the list), but a clinician has to check for it whatever that number is.</span></li>")
     return ("<div class='must-box'><div class='must-title'>⚠️ Must be ruled out</div><ul>"
             + "".join(items) + "</ul></div>")
-
-
-# ------------------------------------------------------------------------------- bar lists
-def bar_list_html(rows, scale: float = 1.0, css_class: str = "bars") -> str:
-    """Horizontal bars whose labels sit above them (they wrap on a phone).
-
-    ``rows``: dicts with ``label``, ``value`` (bar length in 0..scale), ``text`` (printed beside
-    the bar), optional ``colour``, ``tag`` (a small badge), ``low``/``high`` (an interval line).
-    """
-    out = []
-    for r in rows:
-        width = 0.0 if scale <= 0 else max(0.0, min(1.0, r["value"] / scale)) * 100
-        tag = f" <span class='tag {r.get('tag_class', '')}'>{_e(r['tag'])}</span>" \
-            if r.get("tag") else ""
-        interval = ""
-        if r.get("low") is not None and r.get("high") is not None and scale > 0:
-            lo, hi = (max(0.0, min(1.0, r[k] / scale)) * 100 for k in ("low", "high"))
-            interval = f"<div class='bar-ci' style='left:{lo:.1f}%;width:{hi - lo:.1f}%'></div>"
-        out.append(
-            f"<div class='bar-row'><div class='bar-label'>{_e(r['label'])}{tag}</div>"
-            f"<div class='bar-line'><div class='bar-track'><div class='bar-fill' "
-            f"style='width:{width:.1f}%;background:{r.get('colour', '#1565c0')}'></div>"
-            f"{interval}</div><div class='bar-text'>{_e(r['text'])}</div></div></div>")
-    return f"<div class='{css_class}'>" + "".join(out) + "</div>"
-
-
-def conditions_rows(table, must: set, serious: dict, intervals=None) -> list[dict]:
-    """Bar rows for ranked conditions (``table``: index id, columns label, posterior)."""
-    rows = []
-    for cid, r in table.iterrows():
-        tag, tag_class = ("must be ruled out", "must") if cid in must else (
-            ("serious if present", "serious") if serious.get(cid) else ("", ""))
-        row = dict(label=r["label"], value=float(r["posterior"]), tag=tag, tag_class=tag_class,
-                   colour="#c62828" if cid in must else "#6a1b9a",
-                   text=f"{percent(r['posterior'])} · {in_words(r['posterior'])}")
-        if intervals is not None and cid in intervals.index:
-            row.update(low=float(intervals.loc[cid, "low"]), high=float(intervals.loc[cid, "high"]))
-            row["text"] += (f" (could be {percent(row['low'])} to {percent(row['high'])})")
-        rows.append(row)
-    return rows
-
-
-def risk_factor_rows(causes) -> list[dict]:
-    """Bar rows for the risk factors the runner reported that add to the risk of pain.
-
-    ``causes``: ``Diagnosis.causes``. The bar is the factor's contribution in percentage points
-    of the chance of leg pain on future runs; factors left unanswered are not drawn.
-    """
-    raising = causes[causes["reported"] & (causes["contribution"] >= 0.0005)]
-    raising = raising.sort_values("contribution", ascending=False, kind="stable")
-    return [dict(label=f"{r.label}: {r.state}", value=float(r.contribution),
-                 text=f"{points(r.contribution)} of risk", colour="#1565c0")
-            for r in raising.itertuples()]
-
-
-# ----------------------------------------------------------------------------- page styles
-PAGE_CSS = """
-<style>
-/* phone first: nothing wider than the screen, big tap targets, no hover-only help */
-.block-container {padding-top: 1.2rem; padding-left: 1rem; padding-right: 1rem; max-width: 1200px;}
-[data-testid="stMain"] {overflow-x: hidden;}
-.stButton button, .stDownloadButton button, [data-testid="stBaseButton-segmented_control"],
-[data-testid="stBaseButton-segmented_controlActive"], [data-testid="stBaseButton-pills"],
-[data-testid="stBaseButton-pillsActive"], [data-testid="stExpander"] summary,
-[data-baseweb="select"] > div {min-height: 44px;}
-[data-testid="stBaseButton-segmented_control"], [data-testid="stBaseButton-segmented_controlActive"]
- {min-width: 64px; font-size: 1rem;}
-[data-testid="stSlider"] [role="slider"] {width: 28px; height: 28px;}
-[data-testid="stSlider"] {padding-left: 8px; padding-right: 8px;}
-.verdict {border-left: 6px solid; border-radius: 8px; padding: 0.8rem 1rem; margin: 0.2rem 0 0.6rem;}
-.verdict-title {font-size: 1.35rem; font-weight: 700; line-height: 1.25; margin-bottom: 0.4rem;}
-.verdict p {margin: 0.25rem 0;}
-.verdict ul {margin: 0.2rem 0 0.2rem 1.1rem; padding: 0;}
-.verdict .source, .small {display: block; font-size: 0.8rem; color: #555;}
-.verdict details summary {cursor: pointer; font-weight: 600; min-height: 44px; padding-top: 10px;}
-.verdict .conflict {background: #fff8e1; padding: 0.4rem 0.6rem; border-radius: 6px;}
-.verdict .scope {background: #ede7f6; padding: 0.4rem 0.6rem; border-radius: 6px;}
-.must-box {border: 2px solid #c62828; border-radius: 8px; padding: 0.6rem 0.8rem; background: #fff5f5;}
-.must-title {font-weight: 700; color: #b71c1c; margin-bottom: 0.3rem;}
-.must-box ul {margin: 0 0 0 1rem; padding: 0;}
-.tag {display: inline-block; font-size: 0.75rem; border-radius: 10px; padding: 0 7px; margin-left: 4px;
-      background: #eceff1; color: #37474f; white-space: nowrap;}
-.tag.must {background: #c62828; color: white;}
-.tag.serious {background: #ffcdd2; color: #8e0000;}
-.bars {margin: 0.2rem 0 0.6rem;}
-.bar-row {margin: 0 0 0.55rem;}
-.bar-label {font-size: 0.95rem; line-height: 1.25; overflow-wrap: anywhere;}
-.bar-line {display: flex; align-items: center; gap: 8px;}
-.bar-track {position: relative; flex: 1 1 auto; min-width: 60px; height: 14px; background: #eeeeee;
-            border-radius: 3px;}
-.bar-fill {height: 14px; border-radius: 3px; min-width: 2px;}
-.bar-ci {position: absolute; top: 6px; height: 2px; background: #212121;}
-.bar-text {flex: 0 0 auto; font-size: 0.85rem; color: #333; white-space: nowrap;}
-.step-head {font-size: 0.85rem; color: #455a64; font-weight: 600; text-transform: uppercase;
-            letter-spacing: 0.03em;}
-.question {font-size: 1.2rem; font-weight: 600; line-height: 1.3; margin: 0.2rem 0 0.3rem;}
-.updating {display: none; position: fixed; top: 0; left: 0; right: 0; z-index: 1000000;
-           background: #0d47a1; color: white; text-align: center; padding: 6px; font-weight: 600;}
-body:has([data-testid="stStatusWidget"]) .updating,
-body:has([data-stale="true"]) .updating {display: block;}
-[data-stale="true"] {opacity: 0.45; transition: opacity 0.2s;}
-@media (max-width: 640px) {
-  .verdict-title {font-size: 1.2rem;}
-  .bar-text {font-size: 0.8rem;}
-  h1 {font-size: 1.6rem !important;}
-}
-</style>
-<div class="updating" role="status">Updating your result…</div>
-"""
 
 
 # ------------------------------------------------------------------- notebooks (Diagnosis)
