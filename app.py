@@ -84,7 +84,7 @@ def to_widget(q, value):
         return NOT_SURE if value is None else min(number_options(q), key=lambda v: abs(v - value))
     if q["kind"] == "bool":
         return NOT_SURE if value is None else ("Yes" if value else "No")
-    return value
+    return NOT_SURE if value is None else value
 
 
 def from_widget(q, value):
@@ -92,7 +92,7 @@ def from_widget(q, value):
         return None if value in (None, NOT_SURE) else float(value)
     if q["kind"] == "bool":
         return None if value in (None, NOT_SURE) else value == "Yes"
-    return value
+    return None if value in (None, NOT_SURE) else value
 
 
 def read_answers(questions: pd.DataFrame) -> dict:
@@ -181,7 +181,7 @@ def assess(m, answers: dict) -> Case:
 # ============================================================================== the page
 def section_header() -> None:
     st.title("Leg pain after running")
-    st.markdown(views.DISCLAIMER)
+    st.markdown(views.LEAD)
 
 
 def section_verdict(case: Case) -> None:
@@ -208,9 +208,10 @@ def ask(q: dict) -> None:
         st.segmented_control(views.question_label(q), ["Yes", "No", NOT_SURE], key=key)
     else:
         options = dict(q["options"])
-        choices = [None] + [o for o, t in options.items() if t.strip().lower() != "not sure"]
+        # an option the knowledge base itself calls "Not sure" carries no evidence: ours does it
+        choices = [NOT_SURE] + [o for o, t in options.items() if t.strip().lower() != "not sure"]
         st.selectbox(views.question_label(q), choices, key=key,
-                     format_func=lambda o: NOT_SURE if o is None else options[o])
+                     format_func=lambda o: options.get(o, NOT_SURE))
     if q["help"]:
         st.caption(q["help"])
 
@@ -268,7 +269,8 @@ def guided_answer_buttons(q: dict) -> None:
     else:
         choices = [(o, t) for o, t in q["options"] if t.strip().lower() != "not sure"]
     choices.append((None, NOT_SURE))
-    columns = st.columns(3 if len(choices) <= 3 else 2)
+    # yes / no / not sure side by side; longer choices one under the other, in their order
+    columns = st.columns(3) if len(choices) <= 3 else [st.container()]
     for i, (value, text) in enumerate(choices):
         columns[i % len(columns)].button(
             text, key=f"guided_{q['id']}_{'not_sure' if value is None else value}",

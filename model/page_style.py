@@ -9,7 +9,7 @@ PAGE_CSS = """
 .stButton button, .stDownloadButton button, [data-testid="stBaseButton-segmented_control"],
 [data-testid="stBaseButton-segmented_controlActive"], [data-testid="stBaseButton-pills"],
 [data-testid="stBaseButton-pillsActive"], [data-testid="stExpander"] summary,
-[data-baseweb="select"] > div {min-height: 44px;}
+[data-baseweb="select"] > div, [data-testid="stSelectbox"] [role="group"] {min-height: 44px;}
 [data-testid="stBaseButton-segmented_control"], [data-testid="stBaseButton-segmented_controlActive"]
  {min-width: 64px; font-size: 1rem;}
 [data-testid="stSlider"] [role="slider"] {width: 28px; height: 28px;}
@@ -17,6 +17,9 @@ PAGE_CSS = """
 .verdict {border-left: 6px solid; border-radius: 8px; padding: 0.8rem 1rem; margin: 0.2rem 0 0.6rem;}
 .verdict-title {font-size: 1.35rem; font-weight: 700; line-height: 1.25; margin-bottom: 0.4rem;}
 .verdict p {margin: 0.25rem 0;}
+.verdict-icon {display: inline-block; width: 1.6rem; height: 1.6rem; line-height: 1.6rem;
+               border-radius: 50%; color: white; text-align: center; margin-right: 0.45rem;
+               font-size: 1.05rem; vertical-align: 0.1rem;}
 .verdict ul {margin: 0.2rem 0 0.2rem 1.1rem; padding: 0;}
 .verdict .source, .small {display: block; font-size: 0.8rem; color: #555;}
 .verdict details summary {cursor: pointer; font-weight: 600; min-height: 44px; padding-top: 10px;}
@@ -46,7 +49,10 @@ PAGE_CSS = """
 body:has([data-testid="stStatusWidget"]) .updating,
 body:has([data-stale="true"]) .updating {display: block;}
 [data-stale="true"] {opacity: 0.45; transition: opacity 0.2s;}
-.st-key-guided .stButton button {min-height: 52px; font-size: 1.05rem;}
+.st-key-guided .stButton button {min-height: 52px; font-size: 1.05rem; height: auto;}
+.stButton button p, .stDownloadButton button p {white-space: normal; overflow-wrap: anywhere;
+  text-overflow: clip; overflow: visible;}
+.stButton button div, .stDownloadButton button div {white-space: normal; overflow: visible;}
 .advice-list {margin: 0.2rem 0 0.6rem 1.1rem; padding: 0;}
 .advice-list li {margin-bottom: 0.45rem;}
 .advice-list .small {display: block;}

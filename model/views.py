@@ -23,27 +23,27 @@ LEVEL_COLOUR = {"urgent_care": "#b71c1c", "see_clinician_soon": "#e65100", "self
 # the verdict card of each level: what to do now and where to go (the reasons say why)
 LEVEL_CARD = {
     "urgent_care": dict(
-        icon="🚨", background="#ffebee",
+        icon="!", background="#ffebee",
         now="Stop running. Do not wait to see whether it settles.",
         where="Today: an urgent care centre or emergency department, or your doctor's urgent "
               "line (UK: NHS 111). If you are breathless or have chest pain, call an ambulance "
               "(999 in the UK, 112 in Europe, 911 in North America)."),
     "see_clinician_soon": dict(
-        icon="🩺", background="#fff3e0",
+        icon="!", background="#fff3e0",
         now="Not an emergency, but it needs a professional look. Run less or not at all until "
             "you have been seen.",
         where="Within the next few days: your GP, a sports doctor or a physiotherapist."),
     "self_care": dict(
-        icon="✅", background="#e8f5e9",
+        icon="✓", background="#e8f5e9",
         now="Look after it as described below and come back to this page if anything changes.",
         where="No appointment needed for now. See a clinician if it is not clearly better in "
               "the time the reason below gives, or sooner if it gets worse."),
 }
 NOT_YET = dict(
-    title="We cannot tell yet how urgent this is", icon="❓", colour="#0d47a1",
+    title="We cannot tell yet how urgent this is", icon="?", colour="#0d47a1",
     background="#e3f2fd",
-    lead="First answer the warning-sign questions. They decide whether you need care today; "
-         "until they are answered this page will not tell you that self-care is enough.")
+    lead="Answer the warning-sign questions below first (a minute or two). They decide whether "
+         "you need care today; until then this page will not say that self-care is enough.")
 CONFLICT_TITLE = "Some of your answers cannot all be true together"
 OUT_OF_SCOPE_TITLE = "Outside what this tool covers"
 SUBJECT = "runners with answers like yours"
@@ -57,6 +57,8 @@ STEP_LEADS = {
     "pain": "Where it hurts, since when and how it feels: this narrows down what it is.",
     "running": "Training and background: what may have caused it and what would help.",
 }
+LEAD = ("**Decision support, not a diagnosis:** this tool cannot examine you. If you are "
+        "worried, see a clinician whatever it says.")
 DISCLAIMER = ("**Decision support, not a diagnosis.** This tool cannot examine you. It helps "
               "you decide when to seek care, from published studies and guidelines. If you are "
               "worried, or the pain gets worse, see a clinician whatever this page says.")
@@ -214,14 +216,16 @@ def verdict_html(level: str, reasons, missing=(), conflict: str | None = None,
         could = [m for m in missing if getattr(m, "could_raise", True)]
         items = "".join(f"<li>{_e(m.label)}</li>" for m in missing)
         lead = (f"{len(missing)} warning sign{'s' if len(missing) > 1 else ''} not answered yet"
+                + (": see which" if not_yet else "")
                 + (" (an answer could make this more urgent)" if could and not not_yet else ""))
-        body.append(f"<details class='missing' {'open' if not_yet else ''}><summary>"
+        body.append(f"<details class='missing'><summary>"
                     f"{_e(lead)}</summary><ul>{items}</ul></details>")
     if out_of_scope:
         body.append(f"<p class='scope'><b>{_e(OUT_OF_SCOPE_TITLE)}:</b> {_e(out_of_scope)}</p>")
     return (f"<div class='verdict' id='verdict' data-testid='verdict' data-level='{'not_yet' if not_yet else level}' "
             f"style='border-color:{colour};background:{background}'>"
-            f"<div class='verdict-title' style='color:{colour}'>{icon} {_e(title)}</div>"
+            f"<div class='verdict-title' style='color:{colour}'><span class='verdict-icon' "
+            f"style='background:{colour}'>{_e(icon)}</span>{_e(title)}</div>"
             + "".join(body) + "</div>")
 
 
@@ -240,7 +244,7 @@ def must_rule_out_html(frame) -> str:
             f"<br><span class='small'>Named by a warning sign you reported. The model puts it "
             f"at {percent(r.posterior)} ({in_words(r.posterior)} {SUBJECT}; number {r.rank} in "
             f"the list), but a clinician has to check for it whatever that number is.</span></li>")
-    return ("<div class='must-box'><div class='must-title'>⚠️ Must be ruled out</div><ul>"
+    return ("<div class='must-box'><div class='must-title'>Must be ruled out</div><ul>"
             + "".join(items) + "</ul></div>")
 
 
