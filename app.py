@@ -72,8 +72,8 @@ def _grade_badge(grade: str) -> str:
 
 
 def _number_options(q) -> list:
-    count = int(round((q["max"] - q["min"]) / q["step"]))
-    return [round(q["min"] + i * q["step"], 6) for i in range(count + 1)]
+    count = int(round((q["max"] - q["min"]) / q["increment"]))
+    return [round(q["min"] + i * q["increment"], 6) for i in range(count + 1)]
 
 
 def _short_unit(unit) -> str:
