@@ -65,7 +65,9 @@ class CauseLink:
     note: str
 
     def exposed_probability(self, base_rate: float) -> float:
-        """P(condition | this exposure alone), evidence.md section 8."""
+        """P(condition | this exposure alone): an odds ratio converted around the base rate
+        (Zhang J, Yu KF. JAMA 1998;280:1690-1), a relative risk / hazard ratio as a proportional
+        hazard; data/README.md, "How an odds ratio becomes a probability"."""
         p0 = base_rate
         if self.measure == "odds_ratio":
             return self.value * p0 / (1.0 - p0 + self.value * p0)
