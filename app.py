@@ -17,7 +17,6 @@ import pandas as pd
 import streamlit as st
 
 from model import load_model
-from model import pending_api as api
 from model import panels, summary, views
 from model.learning import load_grades
 from model.page_style import PAGE_CSS
@@ -37,8 +36,8 @@ def get_model():
 
 @st.cache_resource(show_spinner=False)
 def page_questions() -> pd.DataFrame:
-    """``model.questions`` with the step each question is asked in."""
-    return api.questions(get_model())
+    """``model.questions`` (with the step each question is asked in), read-only."""
+    return get_model().questions
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -68,14 +67,18 @@ def as_key(answers: dict) -> tuple:
     return tuple(sorted(answers.items()))
 
 
+def has_rows(frame) -> bool:
+    return frame is not None and len(frame) > 0
+
+
 # ============================================================ answers (session state only)
 def widget_key(qid: str) -> str:
     return f"q_{qid}"
 
 
 def number_options(q) -> list:
-    count = int(round((q["max"] - q["min"]) / q["step"]))
-    return [round(q["min"] + i * q["step"], 6) for i in range(count + 1)]
+    count = int(round((q["max"] - q["min"]) / q["increment"]))
+    return [round(q["min"] + i * q["increment"], 6) for i in range(count + 1)]
 
 
 def to_widget(q, value):
@@ -143,7 +146,7 @@ def applicable_answers(m, store: dict) -> tuple[dict, set]:
     """The answers to questions that apply (a hidden question's answer is kept, not used)."""
     answers = dict(store)
     for _ in range(4):  # applies_if may chain
-        ids = set(api.applicable(m, answers))
+        ids = set(m.applicable_questions(answers))
         kept = {k: v for k, v in store.items() if k in ids}
         if kept == answers:
             break
@@ -158,7 +161,7 @@ class Case:
     diagnosis: object | None   # None when the answers cannot all be true
     triage: object              # the diagnosis' triage, or the rules alone on a conflict
     missing: tuple
-    must: pd.DataFrame
+    must: pd.DataFrame | None   # conditions a fired warning sign names (diagnosis only)
     conflict: str | None
     out_of_scope: str | None
 
@@ -168,14 +171,15 @@ class Case:
 
 
 def assess(m, answers: dict) -> Case:
+    """The diagnosis; when the answers cannot all be true, the rules-only triage and why."""
     try:
         d = diagnosis(as_key(answers))
-    except ValueError as exc:
-        triage = api.rules_triage(m, answers)
-        return Case(answers, None, triage, api.missing(m, triage, answers),
-                    api.must_rule_out(None), api.explain_conflict(m, answers, exc), None)
-    return Case(answers, d, d.triage, api.missing(m, d.triage, answers), api.must_rule_out(d),
-                None, api.out_of_scope(d))
+    except ValueError:
+        triage = m.triage(answers)
+        return Case(answers, None, triage, triage.missing, None, m.explain_conflict(answers),
+                    None)
+    return Case(answers, d, d.triage, d.triage.missing, d.must_rule_out, None,
+                d.out_of_scope_reason if d.out_of_scope else None)
 
 
 # ============================================================================== the page
@@ -222,7 +226,7 @@ def section_all_questions(questions: pd.DataFrame, applicable: set) -> None:
         with st.container(border=True, key=f"step_{page}"):
             st.subheader(views.STEP_TITLES[page])
             st.caption(views.STEP_LEADS[page])
-            for q in questions[questions["page"] == page].to_dict("records"):
+            for q in questions[questions["step"] == page].to_dict("records"):
                 if q["id"] in applicable:
                     ask(q)
 
@@ -292,7 +296,7 @@ def section_guided(m, questions: pd.DataFrame, case: Case, applicable: set) -> b
     q = questions.set_index("id").loc[row["question"]].to_dict()
     q["id"] = row["question"]
     with st.container(border=True, key="guided"):
-        st.markdown(f"<div class='step-head'>{views.STEP_TITLES[q['page']]} · question "
+        st.markdown(f"<div class='step-head'>{views.STEP_TITLES[q['step']]} · question "
                     f"{answered + 1}</div><div class='question'>{views.escape(q['label'])}</div>",
                     unsafe_allow_html=True)
         if q["help"]:
@@ -320,7 +324,7 @@ def section_conditions(m, case: Case) -> None:
     """Conditions a warning sign names, beside the ranking; intervals on request."""
     d = case.diagnosis
     level = float(load_grades().attrs["credible_level"])
-    must, ranked = st.columns([2, 3]) if len(case.must) else (None, st.container())
+    must, ranked = st.columns([2, 3]) if has_rows(case.must) else (None, st.container())
     if must is not None:
         must.markdown(views.must_rule_out_html(case.must), unsafe_allow_html=True)
     with ranked:
@@ -335,7 +339,7 @@ def section_conditions(m, case: Case) -> None:
         info = m.condition_info()
         table = pd.DataFrame({"label": [info.loc[c, "label"] for c in d.conditions.index],
                               "posterior": d.conditions.values}, index=d.conditions.index)
-        rows = panels.conditions_rows(table.head(8), set(case.must.index),
+        rows = panels.conditions_rows(table.head(8), set(case.must.index) if has_rows(case.must) else set(),
                                      info["serious"].to_dict(), intervals)
         st.markdown(panels.bar_list_html(rows, scale=max(0.05, float(table["posterior"].max()))),
                     unsafe_allow_html=True)
@@ -430,7 +434,7 @@ def main() -> None:
     mode = section_mode()
     if mode == "guided":
         show_result = section_guided(m, questions, case, applicable)
-        if not show_result and len(case.must):
+        if not show_result and has_rows(case.must):
             st.markdown(views.must_rule_out_html(case.must), unsafe_allow_html=True)
     else:
         section_all_questions(questions, applicable)

@@ -9,12 +9,14 @@ import pandas as pd
 
 from .advice import AdviceBook
 from .case_posteriors import case_posteriors
+from .consistency import check_applicable, explain_conflict
 from .diagnosis import Diagnosis
 from .engine import Engine, ImpossibleEvidence
 from .intake import Intake
 from .knowledge import Knowledge, load_knowledge
 from .network import build_network, parameter_table
-from .triage import LEVELS, RANK, TriageRules
+from .scope import ScopeCheck, must_rule_out
+from .triage import LEVELS, RANK, Triage, TriageRules
 
 EXPORT_FORMATS = (".bif", ".xmlbif", ".net", ".xdsl")
 
@@ -55,6 +57,7 @@ class Model:
         self.intake = Intake(kb)
         self.triage_rules = TriageRules.load(kb.path, kb)
         self.advice_book = AdviceBook.load(kb.path, kb)
+        self.scope_check = ScopeCheck.load(kb.path, kb)
         self.condition_ids = [c.id for c in kb.conditions]
         self.cause_ids = [c.id for c in kb.causes]
         self.group_ids = [g.id for g in kb.pain.groups]
@@ -88,6 +91,25 @@ class Model:
     def questions(self) -> pd.DataFrame:
         """One row per intake question (id, label, group, kind, unit, min, max, options, help)."""
         return self.intake.frame()
+
+    def applicable_questions(self, answers: dict | None = None) -> list[str]:
+        """Ids (in questions order) of the questions that apply given ``answers``: those
+        without ``applies_if`` or whose ``applies_if`` holds. A condition that reads an
+        unanswered question does not exclude it (ask it). Raises ValueError for an unknown
+        question, wrong type or out-of-range value."""
+        return self.intake.applicable(self.intake.validate(answers))
+
+    def triage(self, answers: dict | None = None) -> Triage:
+        """Rules only (red flags and other answer rules; no posterior thresholds): the level,
+        reasons and unanswered warning signs. Works on answers :meth:`diagnose` rejects as
+        impossible or not applicable; ValueError only for an unknown question, a wrong type
+        or an out-of-range value."""
+        return self.triage_rules.assess(self.intake.validate(answers), {})
+
+    def explain_conflict(self, answers: dict | None = None) -> str | None:
+        """A plain-words sentence on answers that do not apply or cannot all be true together,
+        and what to change; None when they are consistent and applicable."""
+        return explain_conflict(self, self.intake.validate(answers))
 
     def state_index(self, node: str, state: str) -> int:
         return self.kb.states[node].index(state)
@@ -140,7 +162,9 @@ class Model:
         same difference for the leading condition given all answers. Unreported causes have 0 and
         their ``posterior`` is P(cause not at its healthy state | answers).
         """
-        clean, vectors, _ = self._evidence(answers)
+        clean = self.intake.validate(answers)
+        check_applicable(self, clean)
+        vectors, _ = self.intake.evidence(clean)
         try:
             post = case_posteriors(self, vectors)
         except ImpossibleEvidence:
@@ -159,9 +183,13 @@ class Model:
                                           vectors)
         advice = self.advice_book.choose(list(zip(ranked_ids.tolist(), cond_p[order].tolist())),
                                          reported_risk, clean, triage)
+        unexplained = self.scope_check.unexplained(self.kb, vectors, present)
         return Diagnosis(answers=clean, triage=triage, conditions=conditions, causes=causes,
                          pain_probability=float(present["leg_pain"]), advice=advice,
-                         labels=self.labels, groups=groups)
+                         labels=self.labels, groups=groups,
+                         must_rule_out=must_rule_out(triage, conditions, self.labels),
+                         out_of_scope=bool(unexplained),
+                         out_of_scope_reason=self.scope_check.reason(self.kb, unexplained))
 
     def _cause_table(self, post, vectors: dict) -> tuple[pd.DataFrame, dict]:
         """``Diagnosis.causes`` and the causes reported at a risk level with posterior >= 0.5

@@ -26,6 +26,13 @@ class Diagnosis:
         P(leg pain after running | answers).
     advice : list
         Objects with ``action, why, evidence, source, kind``.
+    must_rule_out : pandas.DataFrame
+        Indexed by condition id: ``label, posterior, rank, rule, level, reason``; one row per
+        condition a fired red-flag rule names, whatever its posterior (empty when none).
+    out_of_scope : bool
+        True when something the runner reported fits no modelled condition.
+    out_of_scope_reason : str or None
+        In plain words: what did not fit, and when to see a clinician.
     """
     answers: dict
     triage: Triage
@@ -38,6 +45,12 @@ class Diagnosis:
     # credible intervals (Model.diagnose_with_intervals): index = condition and cause ids,
     # columns kind, point, low, high; None when not computed
     intervals: pd.DataFrame | None = field(repr=False, default=None)
+    # conditions a fired red flag names (model.scope.must_rule_out): label, posterior, rank,
+    # rule, level, reason; most urgent first, then by posterior
+    must_rule_out: pd.DataFrame | None = field(repr=False, default=None)
+    # True when a reported finding is accounted for by no plausible modelled condition
+    out_of_scope: bool = False
+    out_of_scope_reason: str | None = None
 
     def __repr__(self) -> str:
         top = ", ".join(f"{c} {p:.0%}" for c, p in self.conditions.head(3).items())

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .knowledge import Knowledge, Question
+from .predicates import Vocabulary, questions_read
 
 
 def is_unknown(value) -> bool:
@@ -35,17 +36,48 @@ class Intake:
         # each possible answer's evidence as likelihood vectors, built once (``_vectors``)
         self._compiled: dict = {}
         self._option_ids: dict = {}
+        self.vocabulary = Vocabulary(kb)
+        # question id -> its parsed applies_if (answers only), validated at load
+        self.applies_if = {}
+        for q in kb.questions:
+            if q.applies_if_node is None:
+                continue
+            expr = self.vocabulary.parse(q.applies_if_node, allow_posterior=False)
+            if q.id in questions_read(expr):
+                q.applies_if_node.fail(f"question {q.id!r} cannot depend on its own answer")
+            self.applies_if[q.id] = expr
+
+    # ------------------------------------------------------------------------------------
+    def applicable(self, clean: dict) -> list[str]:
+        """Ids (in questions order) of the questions that apply given clean answers: no
+        ``applies_if``, or one that is true or not decided yet (it reads an unanswered
+        question: ask it)."""
+        return [q.id for q in self.kb.questions
+                if q.id not in self.applies_if or self.applies_if[q.id].maybe(clean) is not False]
+
+    def not_applicable(self, clean: dict) -> list[str]:
+        """Answered questions whose ``applies_if`` is false given the other answers."""
+        return [qid for qid in clean
+                if qid in self.applies_if and self.applies_if[qid].maybe(clean) is False]
+
+    def why_not_applicable(self, qid: str) -> str:
+        """Plain words: when question ``qid`` is asked."""
+        return (f"“{self.by_id[qid].label}” is asked only when "
+                f"{self.vocabulary.describe(self.applies_if[qid])}")
 
     # ------------------------------------------------------------------------------------
     def frame(self) -> pd.DataFrame:
-        """One row per question: id, label, group, kind, unit, min, max, step, options, help."""
+        """One row per question: id, label, group, kind, unit, min, max, step (where the
+        dashboard asks it), options, help, source, grade, increment (a number's slider
+        increment), warning_sign, applies_if."""
         rows = []
         for q in self.kb.questions:
             rows.append(dict(
                 id=q.id, label=q.label, group=q.group, kind=q.kind, unit=q.unit,
                 min=q.min, max=q.max, step=q.step,
                 options=[(o.id, o.label) for o in q.options] if q.kind == "choice" else None,
-                help=q.help, source=q.source, grade=q.grade))
+                help=q.help, source=q.source, grade=q.grade, increment=q.increment,
+                warning_sign=q.warning_sign, applies_if=q.applies_if))
         return pd.DataFrame(rows)
 
     def describe_allowed(self, q: Question) -> str:

@@ -13,6 +13,8 @@ from ._yaml import KnowledgeError, Node, read_yaml
 
 GRADES = ("strong", "moderate", "weak", "expert_opinion")
 GROUPS_OF_QUESTIONS = ("training", "background", "symptoms")
+# where the dashboard asks a question: warning-sign questions first, then the pain, then running
+STEPS = ("warning_signs", "pain", "running")
 KINDS = ("number", "bool", "choice")
 BINARY_STATES = ("absent", "present")
 EFFECT_MEASURES = ("odds_ratio", "relative_risk", "hazard_ratio")
@@ -63,7 +65,9 @@ class CauseLink:
     note: str
 
     def exposed_probability(self, base_rate: float) -> float:
-        """P(condition | this exposure alone), evidence.md section 8."""
+        """P(condition | this exposure alone): an odds ratio converted around the base rate
+        (Zhang J, Yu KF. JAMA 1998;280:1690-1), a relative risk / hazard ratio as a proportional
+        hazard; data/README.md, "How an odds ratio becomes a probability"."""
         p0 = base_rate
         if self.measure == "odds_ratio":
             return self.value * p0 / (1.0 - p0 + self.value * p0)
@@ -148,7 +152,7 @@ class Question:
     unit: str
     min: float | None
     max: float | None
-    step: float | None
+    increment: float | None       # a number question's slider increment
     help: str
     bins: tuple[Bin, ...] = ()
     options: tuple[Option, ...] = ()
@@ -156,6 +160,10 @@ class Question:
     if_no: Mapping | None = None
     source: str = ""
     grade: str = ""
+    step: str = "pain"            # where the dashboard asks it: one of STEPS
+    warning_sign: bool = False    # a red-flag question (validated against triage.yaml)
+    applies_if: dict | None = None  # raw condition (predicate language), None = always
+    applies_if_node: Node | None = field(default=None, compare=False, repr=False)
 
     def mappings(self) -> list[Mapping]:
         if self.kind == "number":
@@ -444,8 +452,9 @@ def _read_mapping(node: Node, states: dict) -> Mapping:
 def _read_questions(doc: Node, states: dict) -> tuple[Question, ...]:
     out, seen = [], set()
     for item in doc.mapping().get("questions").list():
-        item.check_keys({"id", "label", "group", "kind", "unit", "min", "max", "step", "help",
-                         "bins", "options", "if_yes", "if_no", "source", "grade", "note"})
+        item.check_keys({"id", "label", "group", "kind", "unit", "min", "max", "increment",
+                         "help", "bins", "options", "if_yes", "if_no", "source", "grade", "note",
+                         "step", "warning_sign", "applies_if"})
         qid = item.get("id").ident()
         if qid in seen:
             item.get("id").fail(f"question {qid!r} is defined twice")
@@ -455,12 +464,21 @@ def _read_questions(doc: Node, states: dict) -> tuple[Question, ...]:
                       group=item.get("group").choice(GROUPS_OF_QUESTIONS), kind=kind,
                       unit=item.get("unit", "").value or "", help=item.get("help", "").value or "",
                       source=item.get("source", "").value or "",
-                      grade=item.get("grade").choice(GRADES) if item.has("grade") else "")
+                      grade=item.get("grade").choice(GRADES) if item.has("grade") else "",
+                      step=item.get("step").choice(STEPS),
+                      warning_sign=item.get("warning_sign", False).boolean(),
+                      applies_if=(_plain(item.get("applies_if").mapping().value)
+                                  if item.has("applies_if") else None),
+                      applies_if_node=item.get("applies_if") if item.has("applies_if") else None)
+        if common["warning_sign"] != (common["step"] == "warning_signs"):
+            item.get("step").fail("warning-sign questions (warning_sign: true) and only they are "
+                                  "asked at step 'warning_signs'")
         if kind == "number":
             lo, hi = item.get("min").number(), item.get("max").number()
             if not lo < hi:
                 item.get("max").fail(f"max ({hi:g}) must be greater than min ({lo:g})")
-            step = item.get("step").number(0.0, low_open=True) if item.has("step") else None
+            step = (item.get("increment").number(0.0, low_open=True) if item.has("increment")
+                    else None)
             bins, last = [], lo
             bin_nodes = item.get("bins").list()
             for i, b in enumerate(bin_nodes):
@@ -477,13 +495,14 @@ def _read_questions(doc: Node, states: dict) -> tuple[Question, ...]:
                 bin_nodes[-1].fail("the last bin must have no `below` (it takes every larger value)")
             if not common["source"]:
                 item.fail("a number question's cut-offs need a `source`")
-            out.append(Question(**common, min=lo, max=hi, step=step, bins=tuple(bins)))
+            out.append(Question(**common, min=lo, max=hi, increment=step, bins=tuple(bins)))
         elif kind == "bool":
             if not (item.has("if_yes") or item.has("if_no")):
                 item.fail("a bool question needs if_yes and/or if_no")
             yes = _read_mapping(item.get("if_yes"), states) if item.has("if_yes") else None
             no = _read_mapping(item.get("if_no"), states) if item.has("if_no") else None
-            out.append(Question(**common, min=None, max=None, step=None, if_yes=yes, if_no=no))
+            out.append(Question(**common, min=None, max=None, increment=None, if_yes=yes,
+                                if_no=no))
         else:
             options, ids = [], set()
             for o in item.get("options").list():
@@ -494,5 +513,15 @@ def _read_questions(doc: Node, states: dict) -> tuple[Question, ...]:
                 options.append(Option(oid, o.get("label").text(), _read_mapping(o, states)))
             if len(options) < 2:
                 item.get("options").fail("a choice needs at least two options")
-            out.append(Question(**common, min=None, max=None, step=None, options=tuple(options)))
+            out.append(Question(**common, min=None, max=None, increment=None,
+                                options=tuple(options)))
     return tuple(out)
+
+
+def _plain(value):
+    """A YAML value as plain dicts and lists (the loader's line-numbered containers dropped)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -4,7 +4,8 @@ Every conditional probability table is a noisy-OR generated from parameters in `
 
 * cause -> condition: the condition's base rate is the leak (everyone at the healthy state) and each
   exposed cause state contributes an inhibitor ``q = (1 - p_exposed) / (1 - p0)``, where
-  ``p_exposed`` comes from the published odds ratio / relative risk (evidence.md section 8);
+  ``p_exposed`` comes from the published odds ratio / relative risk (data/README.md,
+  "How an odds ratio becomes a probability");
 * condition -> finding: ``q = (1 - p) / (1 - leak)`` with ``p = P(finding | condition alone)``;
 * condition -> tissue group -> leg pain: each condition's ``pain_link`` is its chance of causing
   pain after running; the group node is the noisy-OR of its conditions and leg pain is the

@@ -207,8 +207,10 @@ def plan(model, answers, questions=None) -> QuestionPlan:
         settings = model.__dict__["_explain_settings"] = load_settings(model.kb.path)
     conds = model.condition_ids
     candidates = []  # (question, outcome)
+    # a question that does not apply is not offered (unless asked for by name)
+    offered = set(model.intake.applicable(clean)) if questions is None else set(questions)
     for q in model.kb.questions:
-        if q.id in clean or (questions is not None and q.id not in questions):
+        if q.id in clean or q.id not in offered:
             continue
         for o in answer_outcomes(model, q.id):
             candidates.append((q.id, o))

@@ -23,7 +23,7 @@ def _answers(questions, answers: dict) -> list[tuple[str, str, str]]:
     rows = []
     for q in questions.to_dict("records"):
         if q["id"] in answers:
-            rows.append((views.STEP_TITLES.get(q.get("page"), ""), q["label"],
+            rows.append((views.STEP_TITLES.get(q.get("step"), ""), q["label"],
                          views.answer_text(q, answers[q["id"]])))
     return rows
 

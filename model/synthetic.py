@@ -103,8 +103,8 @@ def _weight(evidence: dict, states: pd.DataFrame, names: dict) -> np.ndarray:
 
 def _number_in(interval, q, rng) -> float:
     lo, hi, closed = interval
-    if q.step:
-        grid = np.arange(q.min, q.max + q.step / 2, q.step)
+    if q.increment:
+        grid = np.arange(q.min, q.max + q.increment / 2, q.increment)
         inside = grid[(grid >= lo) & ((grid <= hi) if closed else (grid < hi))]
         if len(inside):
             return float(rng.choice(inside))

@@ -27,141 +27,52 @@ import pandas as pd
 
 from ._yaml import Node
 from .knowledge import read_data_file
+from .predicates import (COMPARE, Answer, Combine, Posterior, Vocabulary,  # noqa: F401
+                         positive_answers, questions_read)
 
 LEVELS = ("self_care", "see_clinician_soon", "urgent_care")
 RANK = {level: i for i, level in enumerate(LEVELS)}
 GRADES = ("strong", "moderate", "weak", "expert_opinion")
-COMPARE = {"above": lambda x, t: x > t, "at_least": lambda x, t: x >= t,
-           "below": lambda x, t: x < t, "at_most": lambda x, t: x <= t}
-
-
 @dataclass(frozen=True)
 class Reason:
-    """One rule that decided the triage: its id, a plain sentence, the guideline behind it."""
+    """One rule that decided the triage: its id, a plain sentence, the guideline behind it, and
+    the conditions it points at (``suspects:`` in triage.yaml)."""
     rule: str
     text: str
     source: str
     level: str = "self_care"
     grade: str = ""
     red_flag: bool = False
+    conditions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MissingSign:
+    """A warning-sign question left unanswered: ``level`` is the most urgent level an answer to
+    it could lead to (the other answers as they are); ``could_raise``: some answer to it would
+    raise the current level."""
+    question: str
+    label: str
+    level: str
+    could_raise: bool
 
 
 @dataclass(frozen=True)
 class Triage:
-    """The triage level and every reason for it, most urgent first."""
+    """The triage level, every reason for it (most urgent first) and the applicable
+    warning-sign questions still unanswered (most urgent first, then questions order)."""
     level: str
     reasons: tuple[Reason, ...]
+    missing: tuple[MissingSign, ...] = ()
 
     @property
     def red_flags(self) -> tuple[Reason, ...]:
         return tuple(r for r in self.reasons if r.red_flag)
 
-
-# ------------------------------------------------------------------------------ the language
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    op: str                 # 'is' | 'in' | one of COMPARE
-    value: object
-
-    def test(self, answers: dict, conditions: pd.Series) -> bool:
-        if self.question not in answers:
-            return False
-        x = answers[self.question]
-        if self.op == "is":
-            return x == self.value
-        if self.op == "in":
-            return x in self.value
-        return COMPARE[self.op](x, self.value)
-
-    def uses_posterior(self) -> bool:
-        return False
-
-
-@dataclass(frozen=True)
-class Posterior:
-    condition: str
-    threshold: float
-
-    def test(self, answers: dict, conditions: pd.Series) -> bool:
-        return bool(conditions.get(self.condition, 0.0) > self.threshold)
-
-    def uses_posterior(self) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class Combine:
-    op: str                 # 'all' | 'any' | 'not'
-    parts: tuple
-
-    def test(self, answers: dict, conditions: pd.Series) -> bool:
-        if self.op == "all":
-            return all(p.test(answers, conditions) for p in self.parts)
-        if self.op == "any":
-            return any(p.test(answers, conditions) for p in self.parts)
-        return not self.parts[0].test(answers, conditions)
-
-    def uses_posterior(self) -> bool:
-        return any(p.uses_posterior() for p in self.parts)
-
-
-def _questions_read(node) -> frozenset:
-    """The questions a rule's condition reads (a walk over its parts)."""
-    if isinstance(node, Answer):
-        return frozenset({node.question})
-    return frozenset().union(*(_questions_read(p) for p in getattr(node, "parts", ())))
-
-
-class Vocabulary:
-    """What a rule may refer to: question ids with their kind/options/range, condition ids."""
-
-    def __init__(self, kb):
-        self.questions = {q.id: q for q in kb.questions}
-        self.conditions = [c.id for c in kb.conditions]
-
-    def parse(self, node: Node, allow_posterior: bool = True):
-        """Parse one ``when:`` expression; any problem names file, line and key."""
-        node.mapping()
-        keys = set(node.value)
-        for op in ("all", "any"):
-            if keys == {op}:
-                return Combine(op, tuple(self.parse(n, allow_posterior)
-                                         for n in node.get(op).list()))
-        if keys == {"not"}:
-            return Combine("not", (self.parse(node.get("not"), allow_posterior),))
-        if "posterior" in keys:
-            if not allow_posterior:
-                node.fail("posteriors cannot be used here, only answers")
-            node.check_keys({"posterior", "above"})
-            cond = node.get("posterior").choice(self.conditions)
-            return Posterior(cond, node.get("above").probability())
-        if "answer" in keys:
-            return self._answer(node)
-        node.fail(f"expected one of all / any / not / answer / posterior, got keys {sorted(keys)}")
-
-    def _answer(self, node: Node) -> Answer:
-        q = self.questions.get(node.get("answer").text())
-        if q is None:
-            node.get("answer").fail(f"unknown question {node.value['answer']!r}; see "
-                                    "data/questions.yaml")
-        ops = set(node.value) - {"answer"}
-        if len(ops) != 1:
-            node.fail("give exactly one test besides 'answer': is, in, above, at_least, below "
-                      "or at_most")
-        op = ops.pop()
-        val = node.get(op)
-        options = [o.id for o in q.options]
-        if op == "is" and q.kind == "bool":
-            return Answer(q.id, op, val.boolean())
-        if op == "is" and q.kind == "choice":
-            return Answer(q.id, op, val.choice(options))
-        if op == "in" and q.kind == "choice":
-            return Answer(q.id, op, frozenset(v.choice(options) for v in val.list()))
-        if op in COMPARE and q.kind == "number":
-            return Answer(q.id, op, val.number(q.min, q.max))
-        val.fail(f"test {op!r} does not apply to question {q.id!r} of kind {q.kind!r} "
-                 "(bool: is; choice: is, in; number: above, at_least, below, at_most)")
+    @property
+    def warning_signs_answered(self) -> bool:
+        """True when every applicable warning-sign question is answered."""
+        return not self.missing
 
 
 def source_of(node: Node) -> tuple[str, str]:
@@ -179,12 +90,14 @@ class Rule:
     grade: str
     red_flag: bool
     note: str = ""
+    suspects: tuple[str, ...] = ()
 
     def fires(self, answers: dict, conditions: pd.Series) -> bool:
         return self.when.test(answers, conditions)
 
     def reason(self) -> Reason:
-        return Reason(self.id, self.text, self.source, self.level, self.grade, self.red_flag)
+        return Reason(self.id, self.text, self.source, self.level, self.grade, self.red_flag,
+                      self.suspects)
 
 
 @dataclass(frozen=True)
@@ -218,10 +131,16 @@ class TriageRules:
     """
 
     def __init__(self, rules: list[Rule], self_care: list[SelfCareNote] | None = None,
-                 labels: dict | None = None):
+                 labels: dict | None = None, warning_questions: list | None = None,
+                 applies_if: dict | None = None, unanswered_text: str = ""):
         self.rules = list(rules)
         self.self_care = list(self_care or [])
         self.labels = labels or {}
+        # warning-sign Question objects (questions order) and their applies_if expressions
+        self.warning_questions = list(warning_questions or [])
+        self.applies_if = dict(applies_if or {})
+        self.unanswered_text = unanswered_text
+        self._trials = {q.id: _trial_values(q, self.rules) for q in self.warning_questions}
 
     def __repr__(self) -> str:
         return f"<TriageRules: {len(self.rules)} rules, {len(self.self_care)} self-care notes>"
@@ -230,12 +149,13 @@ class TriageRules:
     def load(cls, data_dir: Path, kb=None) -> "TriageRules":
         """Read and validate ``triage.yaml`` in ``data_dir`` (``kb``: its loaded knowledge)."""
         kb, top = read_data_file(data_dir, "triage.yaml", kb)
-        top.check_keys({"rules", "self_care"})
+        top.check_keys({"rules", "self_care", "qualifiers", "unanswered_warning_signs",
+                        "out_of_scope"})
         vocab = Vocabulary(kb)
-        rules, seen = [], set()
+        rules, seen, rule_nodes = [], set(), {}
         for node in top.get("rules").list():
             node.check_keys({"id", "level", "red_flag", "when", "text", "source", "grade",
-                             "note"})
+                             "note", "suspects"})
             rid = node.get("id").ident()
             if rid in seen:
                 node.get("id").fail(f"rule id {rid!r} appears twice")
@@ -250,8 +170,11 @@ class TriageRules:
             if level == "self_care":
                 node.get("level").fail("rules escalate; write self-care explanations under "
                                        "'self_care'")
+            suspects = tuple(c.choice(vocab.conditions)
+                             for c in node.get("suspects", []).list(allow_empty=True))
             rules.append(Rule(rid, level, when, node.get("text").text(), *source_of(node),
-                              red_flag, node.get("note", "").value or ""))
+                              red_flag, node.get("note", "").value or "", suspects))
+            rule_nodes[rid] = node
         notes = []
         for node in top.get("self_care").list():
             node.check_keys({"id", "conditions", "min_posterior", "review_after_days", "text",
@@ -269,10 +192,22 @@ class TriageRules:
                                       text, *source_of(node)))
         if not any(not n.conditions for n in notes):
             top.get("self_care").fail("one entry must have no 'conditions' (the default)")
-        return cls(rules, notes, {c.id: c.label for c in kb.conditions})
+        qualifiers = {q.choice(list(vocab.questions))
+                      for q in top.get("qualifiers", []).list(allow_empty=True)}
+        _check_warning_signs(kb, rules, rule_nodes, qualifiers, top)
+        pending = top.get("unanswered_warning_signs")
+        pending.check_keys({"text", "source", "grade"})
+        unanswered = pending.get("text").text()
+        if "{questions}" not in unanswered:
+            pending.get("text").fail("the text must name the unanswered questions: include "
+                                     "{questions}")
+        from .intake import Intake  # the applicability of questions, as the intake reads it
+        return cls(rules, notes, {c.id: c.label for c in kb.conditions},
+                   [q for q in kb.questions if q.warning_sign], Intake(kb).applies_if,
+                   unanswered)
 
     # --------------------------------------------------------------------------------
-    def assess(self, answers: dict, conditions: pd.Series, evidence: dict | None = None) -> Triage:
+    def assess(self, answers: dict, conditions, evidence: dict | None = None) -> Triage:
         """Triage one case.
 
         Parameters
@@ -296,8 +231,39 @@ class TriageRules:
         fired = [r for r in self.rules if r.fires(answers, lookup)]
         if fired:
             fired.sort(key=lambda r: -RANK[r.level])       # stable: file order within a level
-            return Triage(fired[0].level, tuple(r.reason() for r in fired))
-        return Triage("self_care", (self.self_care_note(lookup),))
+            level = fired[0].level
+            return Triage(level, tuple(r.reason() for r in fired),
+                          self.missing(answers, lookup, level))
+        missing = self.missing(answers, lookup, "self_care")
+        note = self.self_care_note(lookup)
+        if missing:  # self-care is stated only once the warning signs are answered
+            asked = ", ".join(f"\u201c{m.label}\u201d" for m in missing[:3])
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            note = Reason(note.rule, self.unanswered_text.format(
+                n=len(missing), questions=asked + more) + " " + note.text, note.source,
+                note.level, note.grade, note.red_flag, note.conditions)
+        return Triage("self_care", (note,), missing)
+
+    def applies(self, qid: str, answers: dict) -> bool:
+        expr = self.applies_if.get(qid)
+        return expr is None or expr.maybe(answers) is not False
+
+    def missing(self, answers: dict, conditions, level: str) -> tuple[MissingSign, ...]:
+        """The applicable warning-sign questions left unanswered, most urgent first (the most
+        urgent level one of their answers would lead to), then in questions order."""
+        open_ = [q for q in self.warning_questions
+                 if q.id not in answers and self.applies(q.id, answers)]
+        if not open_:
+            return ()
+        variations = [(q.id, v, conditions) for q in open_ for v in self._trials[q.id]]
+        levels = iter(self.levels_of_variations(answers, variations))
+        out = []
+        for i, q in enumerate(open_):
+            best = max((next(levels) for _ in self._trials[q.id]), key=RANK.__getitem__)
+            best = max(best, level, key=RANK.__getitem__)
+            out.append((-RANK[best], i, MissingSign(q.id, q.label, best,
+                                                    RANK[best] > RANK[level])))
+        return tuple(m for _, _, m in sorted(out, key=lambda t: t[:2]))
 
     def level(self, answers: dict, conditions) -> str:
         """Only the triage level of :meth:`assess` (the most urgent rule that fires), checking
@@ -327,7 +293,7 @@ class TriageRules:
         reads = self.__dict__.get("_reads")
         if reads is None:  # per rule: the questions it reads, None when it reads a posterior
             reads = self.__dict__["_reads"] = [
-                (None if r.when.uses_posterior() else _questions_read(r.when)) for r in order]
+                (None if r.when.uses_posterior() else questions_read(r.when)) for r in order]
         alone: dict[int, bool] = {}  # rule position -> fires on ``answers`` alone
         plans: dict = {}  # question -> (positions of the rules to test, first static firing)
         out = []
@@ -367,3 +333,59 @@ class TriageRules:
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
+
+
+def _trial_values(q, rules) -> list:
+    """The answers worth trying for a question when asking what it could lead to: every option
+    (bool, choice) or, for a number, its range ends and each cut-off a rule tests, either side."""
+    if q.kind == "bool":
+        return [True, False]
+    if q.kind == "choice":
+        return [o.id for o in q.options]
+    values = {q.min, q.max}
+    eps = q.increment or 1.0
+    for r in rules:
+        for a in positive_answers(r.when) + _negated_answers(r.when):
+            if a.question == q.id:
+                values.update(min(max(a.value + d, q.min), q.max) for d in (-eps, 0.0, eps))
+    return sorted(values)
+
+
+def _negated_answers(node) -> list:
+    every = []
+
+    def walk(n):
+        if isinstance(n, Answer):
+            every.append(n)
+        for p in getattr(n, "parts", ()):
+            walk(p)
+    walk(node)
+    return every
+
+
+def _check_warning_signs(kb, rules, rule_nodes, qualifiers, top) -> None:
+    """Every ``warning_sign`` question is read by a red-flag rule, and every question a
+    red-flag rule needs to fire (read outside ``not``) is a warning sign or a declared
+    qualifier (``qualifiers:``: questions that refine a red flag, such as where it hurts)."""
+    marked = {q.id for q in kb.questions if q.warning_sign}
+    read = set()
+    for r in rules:
+        if not r.red_flag:
+            continue
+        needed = {a.question for a in positive_answers(r.when)}
+        read |= questions_read(r.when)
+        unmarked = sorted(needed - marked - qualifiers)
+        if unmarked:
+            rule_nodes[r.id].get("when").fail(
+                f"red flag {r.id!r} fires on {', '.join(unmarked)}: mark them `warning_sign: "
+                "true` in questions.yaml or list them under `qualifiers`")
+        if not needed & marked:
+            rule_nodes[r.id].get("when").fail(
+                f"red flag {r.id!r} reads no warning-sign question: a red flag needs one")
+    unused = sorted(marked - read)
+    if unused:
+        top.fail(f"questions marked warning_sign in questions.yaml but read by no red-flag "
+                 f"rule: {', '.join(unused)}")
+    both = sorted(marked & qualifiers)
+    if both:
+        top.get("qualifiers").fail(f"{', '.join(both)}: a warning sign is not a qualifier")

@@ -115,7 +115,7 @@ def healthy_value(model, qid: str, current):
     hi = min(edges) if edges else q.max
     if current < lo:
         return lo
-    step = q.step or (hi - lo) / 2
+    step = q.increment or (hi - lo) / 2
     top = hi - step if edges else hi
     return max(lo, min(current, top))
 

@@ -57,7 +57,7 @@ def widget_for(at: AppTest, q: dict):
 
 def number_value(q: dict, i: int) -> float:
     """The i-th position of a number question's slider, in the question's units."""
-    return round(q["min"] + i * q["step"], 6)
+    return round(q["min"] + i * q["increment"], 6)
 
 
 def pain_metric(at: AppTest) -> float:
@@ -98,7 +98,7 @@ def test_every_question_has_a_widget_with_label_and_unit_defaulting_to_not_sure(
             assert w.type == "select_slider", q["id"]
             # "Not sure" first, then the whole range in real units
             assert w.options[0] == NOT_SURE
-            assert len(w.options) == int(round((q["max"] - q["min"]) / q["step"])) + 2
+            assert len(w.options) == int(round((q["max"] - q["min"]) / q["increment"])) + 2
             assert w.value == NOT_SURE
         elif q["kind"] == "bool":
             assert set(w.options) == {NOT_SURE, "Yes", "No"}
@@ -130,7 +130,7 @@ def test_a_bigger_longest_run_spike_raises_pain_risk_and_shows_as_reported(app, 
     assert causes.loc[LONGEST_RUN_CAUSE, "from"] == "You told us"
     assert causes.loc[LONGEST_RUN_CAUSE, "chance at risky level"] == pytest.approx(0.0)
 
-    top = int(round((q["max"] - q["min"]) / q["step"]))
+    top = int(round((q["max"] - q["min"]) / q["increment"]))
     widget_for(app, q).set_value(number_value(q, top)).run()  # more than twice as long
     assert not app.exception
     assert pain_metric(app) > low_pain
@@ -197,7 +197,7 @@ def random_answers(draw, questions):
         if q["id"] not in chosen:
             value = NOT_SURE if q["kind"] in ("number", "bool") else None
         elif q["kind"] == "number":
-            top = int(round((q["max"] - q["min"]) / q["step"]))
+            top = int(round((q["max"] - q["min"]) / q["increment"]))
             value = number_value(q, draw(st.integers(0, top)))
         elif q["kind"] == "bool":
             value = draw(st.sampled_from(["Yes", "No"]))

@@ -20,7 +20,7 @@ def witnesses(expr, questions) -> list[dict]:
     """Answer sets that make ``expr`` true on their own (posterior predicates: none)."""
     if isinstance(expr, Answer):
         q = questions[expr.question]
-        step = q.step or 1.0
+        step = q.increment or 1.0
         if expr.op == "is":
             return [{q.id: expr.value}]
         if expr.op == "in":
@@ -349,3 +349,72 @@ def test_malformed_rules_name_file_line_and_key(model, data_copy, corrupt, old, 
 def test_missing_triage_file_is_a_knowledge_error(model, tmp_path):
     with pytest.raises(KnowledgeError, match="triage.yaml"):
         TriageRules.load(tmp_path, model.kb)
+
+
+# ------------------------------------------------------------------------------ missing signs
+def all_warning_signs_negative(model) -> dict:
+    out = {}
+    for q in model.kb.questions:
+        if q.warning_sign:
+            out[q.id] = False if q.kind == "bool" else "not_tender"
+    return out
+
+
+def test_unanswered_warning_signs_are_missing_and_self_care_is_not_stated(model):
+    t = model.triage({})
+    assert t.level == "self_care" and not t.warning_signs_answered
+    asked = {m.question for m in t.missing}
+    assert asked == {q.id for q in model.kb.questions if q.warning_sign}
+    assert t.missing[0].level == "urgent_care" and t.missing[0].could_raise
+    ranks = [-RANK[m.level] for m in t.missing]
+    assert ranks == sorted(ranks)                                   # most urgent first
+    assert all(m.label and m.label != m.question for m in t.missing)
+    assert "warning-sign questions first" in t.reasons[0].text
+
+
+def test_missing_is_empty_once_every_warning_sign_is_answered(model):
+    answers = all_warning_signs_negative(model)
+    t = model.diagnose(answers).triage
+    assert t.missing == () and t.warning_signs_answered
+    assert "warning-sign questions first" not in t.reasons[0].text
+
+
+def test_missing_leaves_out_questions_that_do_not_apply(model):
+    answers = {k: v for k, v in all_warning_signs_negative(model).items() if k != "painful_hop"}
+    assert [m.question for m in model.triage(answers).missing] == ["painful_hop"]
+    answers["unable_four_steps"] = True                # hopping is not asked then
+    assert model.triage(answers).missing == ()
+
+
+@settings(**SETTINGS)
+@given(data=st.data())
+def test_missing_is_empty_only_when_every_applicable_warning_sign_is_answered(model, data):
+    case = model.intake.validate(random_case(data, model, max_size=25))
+    t = model.triage(case)
+    applicable = set(model.applicable_questions(case))
+    open_ = {q.id for q in model.kb.questions
+             if q.warning_sign and q.id in applicable and q.id not in case}
+    assert {m.question for m in t.missing} == open_
+    assert t.warning_signs_answered == (not open_)
+    for m in t.missing:
+        assert RANK[m.level] >= RANK[t.level]
+        assert m.could_raise == (RANK[m.level] > RANK[t.level])
+
+
+@settings(**SETTINGS)
+@given(data=st.data())
+def test_triage_never_raises_on_answers_diagnose_rejects(model, data):
+    case = random_case(data, model, max_size=15)
+    if data.draw(st.booleans()):
+        case.update({"sex": "male", "hormonal_contraception": data.draw(st.booleans())})
+    if data.draw(st.booleans()):
+        case.update({"pain_severity": 0.0, "pain_location": "calf"})
+    try:
+        model.diagnose(case)
+        rejected = False
+    except ValueError:
+        rejected = True
+    t = model.triage(case)                       # never raises, whatever diagnose said
+    assert t.level in RANK
+    if rejected:
+        assert model.explain_conflict(case)
