@@ -194,10 +194,26 @@ def section_verdict(case: Case) -> None:
                                    case.conflict, case.out_of_scope), unsafe_allow_html=True)
 
 
-def section_mode() -> str:
-    mode = st.segmented_control("How would you like to answer?", list(views.MODES),
-                                format_func=views.MODES.get, default="guided", key="mode")
-    return mode or "guided"
+def current_mode() -> str:
+    """'guided' or 'all' (the switch is drawn below the questions; it is read first)."""
+    return st.session_state.get("mode") or "guided"
+
+
+def section_mode() -> None:
+    st.segmented_control("How would you like to answer?", list(views.MODES),
+                         format_func=views.MODES.get, default="guided", key="mode")
+
+
+def section_result(m, case: Case, beside: bool) -> None:
+    """Everything below the verdict that explains it (only when there is a diagnosis)."""
+    if case.diagnosis is None:
+        return
+    section_conditions(m, case, beside)
+    section_what_to_do(case.diagnosis)
+    section_risk_factors(case.diagnosis)
+    section_prevention(m, case)
+    section_network(m, case)
+    section_for_clinicians(m, case)
 
 
 def ask(q: dict) -> None:
@@ -320,11 +336,16 @@ def section_answers_so_far(questions: pd.DataFrame, answers: dict, expanded=Fals
 
 
 @st.fragment
-def section_conditions(m, case: Case) -> None:
-    """Conditions a warning sign names, beside the ranking; intervals on request."""
+def section_conditions(m, case: Case, beside: bool) -> None:
+    """Conditions a warning sign names, beside (or above) the ranking; intervals on request."""
     d = case.diagnosis
     level = float(load_grades().attrs["credible_level"])
-    must, ranked = st.columns([2, 3]) if has_rows(case.must) else (None, st.container())
+    if not has_rows(case.must):
+        must, ranked = None, st.container()
+    elif beside:
+        must, ranked = st.columns([2, 3])
+    else:
+        must, ranked = st.container(), st.container()
     if must is not None:
         must.markdown(views.must_rule_out_html(case.must), unsafe_allow_html=True)
     with ranked:
@@ -431,21 +452,20 @@ def main() -> None:
     answers, applicable = applicable_answers(m, read_answers(questions))
     case = assess(m, answers)
     section_verdict(case)
-    mode = section_mode()
-    if mode == "guided":
+    if current_mode() == "guided":
         show_result = section_guided(m, questions, case, applicable)
-        if not show_result and has_rows(case.must):
+        section_mode()
+        if show_result:
+            section_result(m, case, beside=True)
+        elif has_rows(case.must):
             st.markdown(views.must_rule_out_html(case.must), unsafe_allow_html=True)
     else:
-        section_all_questions(questions, applicable)
-        show_result = True
-    if show_result and case.diagnosis is not None:
-        section_conditions(m, case)
-        section_what_to_do(case.diagnosis)
-        section_risk_factors(case.diagnosis)
-        section_prevention(m, case)
-        section_network(m, case)
-        section_for_clinicians(m, case)
+        section_mode()
+        asked, result = st.columns([5, 6], gap="large")
+        with asked:
+            section_all_questions(questions, applicable)
+        with result:
+            section_result(m, case, beside=False)
     section_summary_download(questions, case)
     section_footer(questions, case)
 

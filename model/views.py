@@ -42,8 +42,8 @@ LEVEL_CARD = {
 NOT_YET = dict(
     title="We cannot tell yet how urgent this is", icon="?", colour="#0d47a1",
     background="#e3f2fd",
-    lead="Answer the warning-sign questions below first (a minute or two). They decide whether "
-         "you need care today; until then this page will not say that self-care is enough.")
+    lead="Answer the warning-sign questions below first: they decide whether you need care "
+         "today.")
 CONFLICT_TITLE = "Some of your answers cannot all be true together"
 OUT_OF_SCOPE_TITLE = "Outside what this tool covers"
 SUBJECT = "runners with answers like yours"
