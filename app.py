@@ -200,8 +200,10 @@ def current_mode() -> str:
 
 
 def section_mode() -> None:
+    if not st.session_state.get("mode"):  # also when the runner taps the chosen one off
+        st.session_state["mode"] = "guided"
     st.segmented_control("How would you like to answer?", list(views.MODES),
-                         format_func=views.MODES.get, default="guided", key="mode")
+                         format_func=views.MODES.get, key="mode")
 
 
 def section_result(m, case: Case, beside: bool) -> None:
