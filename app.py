@@ -362,10 +362,17 @@ def section_conditions(m, case: Case, beside: bool) -> None:
         info = m.condition_info()
         table = pd.DataFrame({"label": [info.loc[c, "label"] for c in d.conditions.index],
                               "posterior": d.conditions.values}, index=d.conditions.index)
-        rows = panels.conditions_rows(table.head(8), set(case.must.index) if has_rows(case.must) else set(),
-                                     info["serious"].to_dict(), intervals)
-        st.markdown(panels.bar_list_html(rows, scale=max(0.05, float(table["posterior"].max()))),
-                    unsafe_allow_html=True)
+        must_ids = set(case.must.index) if has_rows(case.must) else set()
+        shown, rest = panels.split_conditions(table, must_ids)
+        scale = max(0.05, float(table["posterior"].max()))
+        serious = info["serious"].to_dict()
+        st.markdown(panels.bar_list_html(
+            panels.conditions_rows(shown, must_ids, serious, intervals), scale,
+            "bars conditions"), unsafe_allow_html=True)
+        with st.expander(f"The other {len(rest)} conditions the model knows"):
+            st.markdown(panels.bar_list_html(
+                panels.conditions_rows(rest, must_ids, serious, intervals), scale,
+                "bars conditions"), unsafe_allow_html=True)
         st.caption(panels.CONDITIONS_NOTE + (panels.INTERVALS_NOTE.format(level=level)
                                             if intervals is not None else ""))
 

@@ -31,6 +31,13 @@ def bar_list_html(rows, scale: float = 1.0, css_class: str = "bars") -> str:
     return f"<div class='{css_class}'>" + "".join(out) + "</div>"
 
 
+def split_conditions(table, must: set, top: int = 6):
+    """The conditions listed first (the ``top`` likeliest and every one that must be ruled out,
+    in ranking order) and the rest, for a fold-out list."""
+    first = [i for n, i in enumerate(table.index) if n < top or i in must]
+    return table.loc[first], table.drop(index=first)
+
+
 def conditions_rows(table, must: set, serious: dict, intervals=None) -> list[dict]:
     """Bar rows for ranked conditions (``table``: index id, columns label, posterior)."""
     rows = []

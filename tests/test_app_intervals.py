@@ -1,17 +1,15 @@
 """The dashboard's credible intervals (issue #7, item 4) through Streamlit's AppTest.
 
-The checks read the rendered page: the toggle, its caption and the data behind the two Altair
-charts (``st.altair_chart`` reaches AppTest as a ``vega_lite_chart`` element whose data travels as
-Arrow datasets next to the Vega-Lite spec). The model only tells the test which conditions and
-questions exist and the credible level it is configured with.
+The ranked conditions are HTML bars; with the "how sure" switch on, every bar gets a thin line
+(its credible interval) and its words say the range ("could be 12% to 40%"). The checks read
+the rendered bars; the model only tells the test the configured credible level and labels.
 """
 from __future__ import annotations
 
-import json
+import html as html_lib
+import re
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -21,9 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 SLOW = 300  # the first run builds the model; a busy 2-core machine needs the margin
 TOGGLE = "show_intervals"
-CAPTION = "credible interval: the range the probability stays in"
-TOLERANCE = 1e-9  # bars come from diagnose, intervals from a separate batched engine call
-URGENT_TITLE = "Get urgent medical care today"
+NOTE = "The thin black line is the range the estimate could take"
+URGENT = "urgent_care"
 
 
 def new_app() -> AppTest:
@@ -38,132 +35,100 @@ def run(at: AppTest, timeout: float | None = None) -> AppTest:
 
 @pytest.fixture(scope="module")
 def warm(model):
-    """Build the model into Streamlit's resource cache once (slow on a busy machine)."""
     return run(new_app(), timeout=SLOW)
 
 
 @pytest.fixture
 def app(warm) -> AppTest:
-    return run(new_app())
-
-
-def charts(at: AppTest) -> dict[str, pd.DataFrame]:
-    """The data behind the causes and the conditions chart, as the page sent it."""
-    out = {}
-    for chart in at.get("vega_lite_chart"):
-        (dataset,) = chart.proto.datasets
-        frame = pa.ipc.open_stream(dataset.data.data).read_pandas()
-        out["causes" if "contribution" in frame.columns else "conditions"] = frame
-    assert set(out) == {"causes", "conditions"}, set(out)
-    return out
-
-
-def chart_marks(at: AppTest) -> list[set[str]]:
-    """The mark types layered in each chart's Vega-Lite spec."""
-    marks = []
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        marks.append({layer["mark"]["type"] for layer in spec.get("layer", [spec])})
-    return marks
-
-
-def interval_captions(at: AppTest) -> list[str]:
-    return [c.value for c in at.caption if CAPTION in c.value]
-
-
-def switch_on(at: AppTest) -> AppTest:
-    at.toggle(key=TOGGLE).set_value(True)
+    at = new_app()
+    at.session_state["mode"] = "all"
     return run(at)
 
 
-def assert_intervals_hold_the_bars(frame: pd.DataFrame) -> None:
-    assert {"low", "high"} <= set(frame.columns)
-    missing = frame[["low", "high"]].isna().any(axis=1)
-    assert not missing.any(), frame.loc[missing, "name"]
-    inside = ((frame["low"] <= frame["probability"] + TOLERANCE)
-              & (frame["probability"] <= frame["high"] + TOLERANCE))
-    assert inside.all(), frame.loc[~inside, ["name", "low", "probability", "high"]]
-    assert ((frame["low"] >= 0) & (frame["high"] <= 1)).all()
+def _p(text: str) -> float:
+    """'12%' -> 0.12; '<1%' -> 0.005 (an upper bound); '>99%' -> 0.995."""
+    value = float(text.strip("<>%")) / 100
+    return 0.005 if text.startswith("<") else value
 
 
-def sidebar_widget(at: AppTest, label: str):
-    (widget,) = [w for w in [*at.select_slider, *at.segmented_control, *at.selectbox]
-                 if w.label.startswith(label)]
-    return widget
+def bars(at: AppTest) -> dict[str, dict]:
+    """The ranked conditions as drawn: label -> point, low, high (None without intervals)."""
+    html = " ".join(m.value for m in at.markdown if "class='bars conditions'" in m.value)
+    out = {}
+    for label, text in re.findall(r"<div class='bar-label'>([^<]*)(?:<span[^>]*>[^<]*</span>)?"
+                                  r"</div>.*?<div class='bar-text'>([^<]*)</div>", html):
+        text = html_lib.unescape(text)
+        point = re.match(r"([<>]?\d+%)", text).group(1)
+        rng = re.search(r"could be ([<>]?\d+%) to ([<>]?\d+%)", text)
+        out[label.strip()] = dict(point=_p(point), low=_p(rng.group(1)) if rng else None,
+                                  high=_p(rng.group(2)) if rng else None,
+                                  line="bar-ci" in html)
+    assert out, "no condition bars"
+    return out
 
 
-# ------------------------------------------------------------------------------ tests
-def test_intervals_are_off_by_default_and_not_computed(app):
+def notes(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if NOTE in c.value]
+
+
+def switch(at: AppTest, on: bool) -> AppTest:
+    at.toggle(key=TOGGLE).set_value(on)
+    return run(at)
+
+
+def test_intervals_are_off_by_default(app):
     toggle = app.toggle(key=TOGGLE)
     assert toggle.value is False
     level = float(load_grades().attrs["credible_level"])
-    assert f"{level:.0%} credible intervals" in toggle.label  # the level comes from data/
-    assert not interval_captions(app)
-    for name, frame in charts(app).items():
-        assert not {"low", "high"} & set(frame.columns), f"{name} chart has interval columns"
-    assert all(marks == {"bar", "text"} for marks in chart_marks(app)), chart_marks(app)
-    assert not any("could be as low as" in d.value.columns for d in app.dataframe)
+    assert f"{level:.0%}" in toggle.label  # the level comes from data/
+    assert not notes(app)
+    assert all(b["low"] is None for b in bars(app).values())
 
 
-def test_toggle_on_draws_an_interval_around_every_bar_and_keeps_the_bars(app, model):
-    before = charts(app)
-    switch_on(app)
+def test_toggle_on_gives_every_bar_a_range_around_it_and_keeps_the_bars(app):
+    before = bars(app)
+    switch(app, True)
     level = float(load_grades().attrs["credible_level"])
-    (caption,) = interval_captions(app)
-    assert f"{level:.0%}" in caption and "Weaker evidence, wider line" in caption
-    after = charts(app)
-    for name in ("causes", "conditions"):
-        assert_intervals_hold_the_bars(after[name])
-        # the bars themselves do not move: the intervals are drawn around the same posteriors
-        pd.testing.assert_series_equal(
-            before[name].set_index("name")["probability"].sort_index(),
-            after[name].set_index("name")["probability"].sort_index())
-    # every condition is charted with an interval, and uncertainty shows: some have width
-    conditions = after["conditions"]
-    assert set(conditions["name"]) == set(model.condition_info()["label"])
-    assert (conditions["high"] - conditions["low"] > 1e-3).any()
-    assert all({"bar", "errorbar", "text"} <= marks for marks in chart_marks(app))
-    # the tables under the charts carry the same ranges, for readers without the chart
-    tables = [d.value for d in app.dataframe if "could be as low as" in d.value.columns]
-    assert len(tables) == 2
-    # and switching off removes them again
-    app.toggle(key=TOGGLE).set_value(False)
-    run(app)
-    assert not interval_captions(app)
-    assert all(not {"low", "high"} & set(f.columns) for f in charts(app).values())
+    (note,) = notes(app)
+    assert f"{level:.0%} sure" in note and "weaker evidence, wider line" in note
+    after = bars(app)
+    assert set(after) == set(before)
+    for label, b in after.items():
+        assert b["point"] == before[label]["point"], label  # the bars do not move
+        assert b["low"] is not None and b["line"], label
+        # rounded to whole percents: low <= point <= high within the rounding
+        assert b["low"] <= b["point"] + 0.005 and b["point"] <= b["high"] + 0.005, (label, b)
+    assert any(b["high"] - b["low"] >= 0.01 for b in after.values())  # uncertainty shows
+    switch(app, False)
+    assert not notes(app)
+    assert all(b["low"] is None for b in bars(app).values())
 
 
 def test_red_flag_with_intervals_on_rerenders_with_intervals(app, model):
-    switch_on(app)
-    dvt = model.condition_info().loc["deep_vein_thrombosis", "label"]
-    before = charts(app)["conditions"].set_index("name").loc[dvt]
-    questions = model.questions.set_index("id")
+    switch(app, True)
+    clot = model.condition_info().loc["deep_vein_thrombosis", "label"]
+    before = bars(app)[clot]
     for qid in ("swelling", "warmth_redness"):
-        sidebar_widget(app, questions.loc[qid, "label"]).set_value("Yes")
-    run(app)  # a new answer pattern: a new junction tree for the intervals
-    assert app.error and URGENT_TITLE in app.error[0].value
-    assert interval_captions(app)
-    after = charts(app)
-    for name in ("causes", "conditions"):
-        assert_intervals_hold_the_bars(after[name])
-    clot = after["conditions"].set_index("name").loc[dvt]
-    assert clot["probability"] > before["probability"]
-    assert clot["high"] > before["high"]  # the whole range moves up with the red flag
+        app.session_state[f"q_{qid}"] = "Yes"
+    run(app)
+    assert f"data-level='{URGENT}'" in next(m.value for m in app.markdown
+                                           if "class='verdict'" in m.value)
+    assert notes(app)
+    after = bars(app)[clot]
+    assert after["point"] > before["point"] and after["high"] > before["high"]
 
 
-def test_intervals_the_model_cannot_give_are_a_warning_not_a_crash(app, model, monkeypatch):
+def test_intervals_the_model_cannot_give_are_a_warning_not_a_crash(app, monkeypatch):
     from model.api import Model
 
     def refuse(self, answers=None, **options):
         raise ValueError("intervals need the evidence grades of the knowledge base")
 
     monkeypatch.setattr(Model, "intervals", refuse)
-    questions = model.questions.set_index("id")
-    # an answer pattern no other test uses, so the cached intervals are not reused
-    sidebar_widget(app, questions.loc["swelling", "label"]).set_value("No")
-    switch_on(app)
+    app.session_state["q_swelling"] = "No"  # answers no other test uses: not cached
+    run(app)
+    switch(app, True)
     (warning,) = [w.value for w in app.warning if "how sure the model is" in w.value]
     assert "evidence grades" in warning
-    assert not interval_captions(app)
-    # the rest of the page is still drawn, without interval columns
-    assert all(not {"low", "high"} & set(f.columns) for f in charts(app).values())
+    assert not notes(app)
+    assert all(b["low"] is None for b in bars(app).values())
