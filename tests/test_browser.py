@@ -95,11 +95,16 @@ def answer(page, q: dict, value) -> None:
         page.get_by_role("option", name=dict(q["options"])[value], exact=True).click()
     else:
         slider = page.get_by_role("slider", name=re.compile(re.escape(label)))
-        slider.focus()
-        slider.press("Home")  # "Not sure"
-        steps = int(round((value - q["min"]) / q["step"])) + 1
-        for _ in range(steps):
-            slider.press("ArrowRight")
+        options = [round(q["min"] + i * q["increment"], 6) for i in
+                   range(int(round((q["max"] - q["min"]) / q["increment"])) + 1)]
+        for _ in range(len(options) + 2):  # keys pressed during a rerun can be lost: re-read
+            shown = slider.get_attribute("aria-valuetext")
+            if re.match(f"^{value:g}\\b", shown):
+                break
+            at = -1 if shown == "Not sure" else options.index(float(shown.split()[0]))
+            slider.focus()
+            slider.press("ArrowRight" if at < options.index(value) else "ArrowLeft")
+            settled(page)
         expect(slider).to_have_attribute("aria-valuetext", re.compile(f"^{value:g}\\b"))
     settled(page)
 
