@@ -91,7 +91,7 @@ def test_vignettes_are_well_formed(model, vignettes):
     for tag, least in (("sparse", 15), ("mimic", 6), ("scary_benign", 6), ("out_of_scope", 3)):
         assert tags.count(tag) >= least, tag
     sparse = [v for v in vignettes if "sparse" in v.get("tags", ())]
-    assert all(len(v["answers"]) <= 15 for v in sparse)
+    assert all(6 <= len(v["answers"]) <= 15 for v in sparse)
 
 
 def test_every_condition_and_red_flag_has_a_vignette(model, results):
