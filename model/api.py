@@ -183,11 +183,11 @@ class Model:
                                           vectors)
         advice = self.advice_book.choose(list(zip(ranked_ids.tolist(), cond_p[order].tolist())),
                                          reported_risk, clean, triage)
-        unexplained = self.scope_check.unexplained(self.kb, vectors, present)
+        rule_out = must_rule_out(triage, conditions, self.labels)
+        unexplained = self.scope_check.unexplained(self.kb, vectors, present, rule_out.index)
         return Diagnosis(answers=clean, triage=triage, conditions=conditions, causes=causes,
                          pain_probability=float(present["leg_pain"]), advice=advice,
-                         labels=self.labels, groups=groups,
-                         must_rule_out=must_rule_out(triage, conditions, self.labels),
+                         labels=self.labels, groups=groups, must_rule_out=rule_out,
                          out_of_scope=bool(unexplained),
                          out_of_scope_reason=self.scope_check.reason(self.kb, unexplained))
 

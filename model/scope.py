@@ -6,7 +6,7 @@ posterior, with the most urgent rule that named it. The ranking itself stays the
 red flag is a reason to exclude a condition, not evidence that it is the most likely one.
 
 ``out_of_scope``: a finding the runner reported is *unexplained* when no condition that is at
-all plausible (posterior >= ``min_posterior``) produces it with probability >= ``min_likelihood``
+all plausible (posterior >= ``min_posterior``, or named by a fired red flag) produces it with probability >= ``min_likelihood``
 (P(finding | condition) in findings.yaml); then the leak, i.e. something outside the model,
 carries it. The thresholds are data (triage.yaml ``out_of_scope``).
 """
@@ -72,9 +72,10 @@ class ScopeCheck:
                    frozenset(f.choice(findings)
                              for f in node.get("ignore", []).list(allow_empty=True)))
 
-    def unexplained(self, kb, vectors: dict, posteriors: dict) -> list[str]:
-        """Findings reported present that no plausible condition accounts for."""
-        plausible = {c for c, p in posteriors.items() if p >= self.min_posterior}
+    def unexplained(self, kb, vectors: dict, posteriors: dict, named=()) -> list[str]:
+        """Findings reported present that no plausible condition accounts for (``named``:
+        conditions a fired red flag names, offered as explanations whatever their posterior)."""
+        plausible = {c for c, p in posteriors.items() if p >= self.min_posterior} | set(named)
         out = []
         for f in kb.findings:
             vec = vectors.get(f.id)

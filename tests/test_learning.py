@@ -26,7 +26,7 @@ def _changed_parameters(model):
 def fitted(model):
     rows, changed = _changed_parameters(model)
     truth_model = Model(model.kb, parameters=rows)
-    cases = truth_model.sample_cases(1500, seed=5)
+    cases = truth_model.sample_cases(3000, seed=5)
     before = model.parameters.copy()
     result = model.fit(cases, iterations=4)
     assert model.parameters.equals(before)  # fit does not mutate the model

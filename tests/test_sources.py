@@ -16,7 +16,7 @@ JUDGEMENT = re.compile(r"expert opinion|consensus", re.IGNORECASE)
 # revised continuously). A source naming one of them is a reference a user can look up; any other
 # source of a number must give the year of its paper or say it is a judgement.
 UNDATED_REFERENCES = re.compile(
-    r"\b(NHS|NICE NG\d+|HSE|NI Direct|UpToDate|StatPearls|Medbullets|Mayo Clinic|"
+    r"\b(NHS|NICE NG\d+|NICE CKS|HSE|NI Direct|UpToDate|StatPearls|Medbullets|Mayo Clinic|"
     r"gpreasoning\.uk|coaortho|fpnotebook|orthovellum|physio-pedia|musculoskeletalkey|"
     r"drerikhohmann|sports-health|Bloem Physio|Portsmouth|Sheffield Teaching Hospitals|"
     r"Australian Prescriber|BMJ Best Practice)\b")
