@@ -341,8 +341,8 @@ class Model:
         """
         if node not in self.labels:
             raise ValueError(f"unknown node {node!r}; allowed: the ids in model.labels")
-        links = {(l.cause, l.state): l for c in self.kb.conditions if c.id == node
-                 for l in c.links}
+        links = {(link.cause, link.state): link for c in self.kb.conditions if c.id == node
+                 for link in c.links}
         rows = []
         own = self.parameters[self.parameters["node"] == node]
         for r in own.itertuples():

@@ -27,6 +27,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 logging.getLogger("pgmpy").setLevel(logging.ERROR)
 
@@ -266,7 +267,6 @@ class NetworkModel:
 
     def predict_states(self, frame) -> "pd.DataFrame":
         """``p_<condition>`` for rows of node states (NaN = unknown)."""
-        import pandas as pd
         unknown = [c for c in frame.columns if c not in self.engine.index]
         if unknown:
             raise ValueError(f"unknown variable column(s) {unknown}; this model's variables "

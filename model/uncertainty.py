@@ -27,7 +27,6 @@ import pandas as pd
 from .expanded import ExpandedNetwork, activations, mechanism_list
 from .learning import load_grades
 
-
 SCOPES = ("conditions", "all")
 
 

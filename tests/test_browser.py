@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from playwright import sync_api
 from playwright.sync_api import expect
 
