@@ -16,7 +16,6 @@ import pandas as pd
 import streamlit as st
 
 from model import load_model
-from model.learning import load_grades
 
 NOT_SURE = "Not sure"
 INPUT_GROUPS = {  # sidebar heading -> question groups of model.questions
@@ -196,7 +195,7 @@ def _numbers(frame: pd.DataFrame, names: dict) -> None:
 @st.cache_data(show_spinner=False)
 def credible_level() -> float:
     """The credible level of the intervals (``data/grades.yaml``), for the toggle's label."""
-    return float(load_grades().attrs["credible_level"])
+    return float(get_model().grades.attrs["credible_level"])
 
 
 @st.cache_data(show_spinner="Working out how sure the model is...", max_entries=32)
