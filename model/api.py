@@ -35,7 +35,10 @@ def load_model(path: str | Path | None = None) -> "Model":
     :meth:`Model.export` or edited in GeNIe/Hugin): the result supports ``infer``, ``export`` and
     ``evaluate``; the intake-based methods need a knowledge base and say so.
     """
-    if path is not None and Path(path).suffix.lower() in EXPORT_FORMATS:
+    if path is not None and (Path(path).suffix.lower() in EXPORT_FORMATS
+                             or Path(path).is_file()):
+        # a file is a network (a knowledge base is a directory): other formats get
+        # "unsupported network format" and what to do, not "not a directory"
         from .exchange import NetworkModel
         return NetworkModel.from_file(path)
     kb = load_knowledge(path)
@@ -493,11 +496,7 @@ class Model:
         reads the file back with the same posteriors to 1e-9.
         """
         from .exchange import write_network
-        path = Path(path)
-        if path.suffix.lower() not in EXPORT_FORMATS:
-            raise ValueError(f"cannot export to {path.name!r}: the suffix must be one of "
-                             f"{', '.join(EXPORT_FORMATS)}")
-        return write_network(self.network, path)
+        return write_network(self.network, Path(path))
 
     # -- learning, calibration and uncertainty (model.learning / evaluation / uncertainty) --
     def sample_cases(self, n: int = 1000, seed: int = 0, **options) -> pd.DataFrame:
