@@ -5,9 +5,9 @@ Formats (chosen by the file suffix):
 =========  =======================  ==================================================
 suffix     opened by                written / read here by
 =========  =======================  ==================================================
-.bif       pgmpy, pyAgrum, bnlearn  pgmpy BIFWriter / :mod:`model.textnet`
+.bif       pgmpy, pyAgrum, bnlearn  pgmpy BIFWriter / :mod:`model.bif`
 .xmlbif    Weka, pgmpy, pyAgrum*    :mod:`model.xmlnet` (no empty PROPERTY elements)
-.net       Hugin, pyAgrum, SamIam   :mod:`model.textnet` (17 significant digits)
+.net       Hugin, pyAgrum, SamIam   :mod:`model.hugin` (17 significant digits)
 .xdsl      GeNIe, SMILE, pyAgrum    :mod:`model.xmlnet` (parents first, nodes placed by layer)
 =========  =======================  ==================================================
 
@@ -36,7 +36,8 @@ logging.getLogger("pgmpy").setLevel(logging.ERROR)
 from pgmpy.factors.discrete import TabularCPD  # noqa: E402
 from pgmpy.models import DiscreteBayesianNetwork  # noqa: E402
 
-from .textnet import hugin_text, read_bif, read_hugin  # noqa: E402
+from .bif import read_bif  # noqa: E402
+from .hugin import hugin_text, read_hugin  # noqa: E402
 from .xmlnet import read_xdsl, read_xmlbif, xdsl_text, xmlbif_text  # noqa: E402
 
 FORMATS = (".bif", ".xmlbif", ".net", ".xdsl")

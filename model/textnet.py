@@ -1,4 +1,5 @@
-"""BIF and Hugin NET as text: a tokenizer, two readers and the Hugin writer.
+"""BIF and Hugin NET as text: the tokenizer and the checks both readers share
+(:mod:`model.bif`, :mod:`model.hugin`).
 
 The readers tokenize the file in one pass (no backtracking regular expression spans more than
 one token, so time is linear in the file size) and check every declared table against two
@@ -14,7 +15,6 @@ utility and function nodes, OOBN classes.
 from __future__ import annotations
 
 import re
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +162,7 @@ def read_text(path: Path) -> str:
         return data.decode("latin-1")
 
 
-def _check_size(tokens: Tokens, node: str, shape: list[int], file_chars: int, at: Token) -> int:
+def check_size(tokens: Tokens, node: str, shape: list[int], file_chars: int, at: Token) -> int:
     """Refuse a table too large to hold, or larger than the file could fill, before
     allocating it (six 30-state variables declare 729 million entries in a 1 kB file)."""
     size = int(np.prod(shape, dtype=object))
@@ -173,7 +173,7 @@ def _check_size(tokens: Tokens, node: str, shape: list[int], file_chars: int, at
     return size
 
 
-def _states(tokens: Tokens, node: str, states: list[str], at: Token) -> list[str]:
+def checked_states(tokens: Tokens, node: str, states: list[str], at: Token) -> list[str]:
     if not states:
         tokens.fail(f"variable {node!r} has no states", at)
     if len(states) > MAX_STATES:
@@ -181,259 +181,3 @@ def _states(tokens: Tokens, node: str, states: list[str], at: Token) -> list[str
     if len(set(states)) != len(states):
         tokens.fail(f"variable {node!r} lists a state twice", at)
     return states
-
-
-# ---- BIF ------------------------------------------------------------------------------------
-def read_bif(path: Path):
-    """``(states, tables, parents)`` of a BIF file (tables shaped ``(*parents, child)``)."""
-    text = read_text(path)
-    tokens = Tokens(path, text, hash_comments=False)
-    states, tables, parents = {}, {}, {}
-    while tokens.peek() is not None:
-        head = tokens.take()
-        word = head.text.lower()
-        if word == "network":
-            tokens.name("the network's name")
-            tokens.skip_block()
-        elif word == "variable":
-            node = tokens.name("a variable name")
-            if node in states:
-                tokens.fail(f"variable {node!r} is declared twice", head)
-            states[node] = _bif_variable(tokens, node, head)
-        elif word == "probability":
-            node, table, ps = _bif_probability(tokens, states, len(text), head)
-            if node in tables:
-                tokens.fail(f"two probability blocks for {node!r}", head)
-            tables[node], parents[node] = table, ps
-        else:
-            tokens.fail(f"expected 'network', 'variable' or 'probability', found {head.text!r}",
-                        head)
-    return states, tables, parents
-
-
-def _bif_variable(tokens: Tokens, node: str, head: Token) -> list[str]:
-    tokens.expect("{")
-    found = None
-    while (token := tokens.take("'}'")).text != "}":
-        if token.text.lower() == "type":
-            kind = tokens.name("'discrete'")
-            if kind.lower() != "discrete":
-                tokens.fail(f"variable {node!r} is {kind}: only discrete variables are supported",
-                            token)
-            tokens.expect("[")
-            tokens.take("the number of states")
-            tokens.expect("]")
-            tokens.expect("{")
-            found = []
-            while True:
-                found.append(tokens.name("a state name"))
-                sep = tokens.take("',' or '}'")
-                if sep.text == "}":
-                    break
-                if sep.text != ",":
-                    tokens.fail(f"expected ',' or '}}' between states, found {sep.text!r}", sep)
-            tokens.expect(";")
-        else:  # property ... ; and anything else
-            tokens.skip_statement()
-    if found is None:
-        tokens.fail(f"variable {node!r} has no 'type discrete' line", head)
-    return _states(tokens, node, found, head)
-
-
-def _bif_probability(tokens: Tokens, states: dict, file_chars: int, head: Token):
-    tokens.expect("(")
-    node = tokens.name("a variable name")
-    ps = []
-    token = tokens.take("')'")
-    if token.text == "|":
-        while (token := tokens.take("')'")).text != ")":
-            if token.text != ",":
-                ps.append(token.text)
-    elif token.text != ")":
-        tokens.fail(f"expected '|' or ')', found {token.text!r}", token)
-    for v in [node] + ps:
-        if v not in states:
-            tokens.fail(f"probability of {node!r} names {v!r}, which is not declared "
-                        "(declare variables before their probability blocks)", head)
-    shape = [len(states[p]) for p in ps] + [len(states[node])]
-    _check_size(tokens, node, shape, file_chars, head)
-    table = np.full(shape, np.nan)
-    card = shape[-1]
-    tokens.expect("{")
-    while (token := tokens.take("'}'")).text != "}":
-        word = token.text.lower()
-        if word in ("table", "default"):
-            values = _numbers_until_semicolon(tokens)
-            if word == "default":
-                if len(values) != card:
-                    tokens.fail(f"default of {node!r}: {len(values)} numbers, expected {card}",
-                                token)
-                table[np.isnan(table[..., 0])] = values
-                continue
-            if len(values) != table.size:
-                tokens.fail(f"table of {node!r}: {len(values)} numbers, expected {table.size}",
-                            token)
-            # BIF's "table" lists the child's state slowest, the last parent fastest
-            flat = np.frombuffer(values, dtype=float)
-            table[...] = np.moveaxis(flat.reshape([card] + shape[:-1]), 0, -1)
-        elif token.text == "(":
-            index = []
-            while (t := tokens.take("')'")).text != ")":
-                if t.text == ",":
-                    continue
-                p = ps[len(index)] if len(index) < len(ps) else None
-                if p is None or t.text not in states[p]:
-                    tokens.fail(f"probability of {node!r}: {t.text!r} is not a state of "
-                                f"{p or 'any parent'}", t)
-                index.append(states[p].index(t.text))
-            if len(index) != len(ps):
-                tokens.fail(f"probability of {node!r}: a row names {len(index)} parent states, "
-                            f"expected {len(ps)}", token)
-            values = _numbers_until_semicolon(tokens)
-            if len(values) != card:
-                tokens.fail(f"probability of {node!r}: {len(values)} numbers, expected {card}",
-                            token)
-            table[tuple(index)] = values
-        elif word == "property":
-            tokens.skip_statement()
-        else:
-            tokens.fail(f"unexpected {token.text!r} in the probability of {node!r}", token)
-    if np.isnan(table).any():
-        tokens.fail(f"probability of {node!r} does not give every parent combination", head)
-    return node, table, ps
-
-
-def _numbers_until_semicolon(tokens: Tokens) -> array:
-    values = array("d")
-    while True:
-        values.append(tokens.number())
-        sep = tokens.take("';'")
-        if sep.text == ";":
-            return values
-        if sep.text != ",":
-            tokens.back(sep)  # BIF allows numbers separated by white space only
-
-
-# ---- Hugin NET ------------------------------------------------------------------------------
-_UNSUPPORTED_HUGIN = {"continuous": "continuous nodes", "decision": "decision nodes",
-                      "utility": "utility nodes", "function": "function nodes",
-                      "class": "object-oriented (OOBN) classes", "temporal": "temporal nodes"}
-
-
-def read_hugin(path: Path):
-    """``(states, tables, parents)`` of a Hugin NET file (tables shaped ``(*parents, child)``)."""
-    text = read_text(path)
-    tokens = Tokens(path, text, hash_comments=True)
-    states, tables, parents = {}, {}, {}
-    while tokens.peek() is not None:
-        head = tokens.take()
-        word = head.text.lower()
-        if word in _UNSUPPORTED_HUGIN:
-            tokens.fail(f"{_UNSUPPORTED_HUGIN[word]} are not supported (discrete chance nodes "
-                        "only)", head)
-        if word == "net":
-            tokens.skip_block()
-        elif word in ("node", "discrete"):
-            if word == "discrete":
-                tokens.expect("node")
-            node = tokens.name("a node name")
-            if node in states:
-                tokens.fail(f"node {node!r} is declared twice", head)
-            states[node] = _hugin_node(tokens, node, head)
-        elif word == "potential":
-            node, table, ps = _hugin_potential(tokens, states, len(text), head)
-            if node in tables:
-                tokens.fail(f"two potentials for {node!r}", head)
-            tables[node], parents[node] = table, ps
-        else:
-            tokens.fail(f"expected 'net', 'node' or 'potential', found {head.text!r}", head)
-    return states, tables, parents
-
-
-def _hugin_node(tokens: Tokens, node: str, head: Token) -> list[str]:
-    tokens.expect("{")
-    found = None
-    while (token := tokens.take("'}'")).text != "}":
-        if token.text == "states":
-            tokens.expect("=")
-            tokens.expect("(")
-            found = []
-            while (t := tokens.take("')'")).text != ")" or t.quoted:
-                found.append(t.text)  # quoted, or bare as pyAgrum writes them
-            tokens.expect(";")
-        else:
-            tokens.skip_statement()
-    if found is None:
-        tokens.fail(f"node {node!r} has no states", head)
-    return _states(tokens, node, found, head)
-
-
-def _hugin_potential(tokens: Tokens, states: dict, file_chars: int, head: Token):
-    tokens.expect("(")
-    node = tokens.name("a node name")
-    ps = []
-    token = tokens.take("')'")
-    if token.text == "|":
-        while (token := tokens.take("')'")).text != ")":
-            ps.append(token.text)
-    elif token.text != ")":
-        tokens.fail(f"expected '|' or ')', found {token.text!r}", token)
-    for v in [node] + ps:
-        if v not in states:
-            tokens.fail(f"potential of {node!r} names {v!r}, which is not declared", head)
-    shape = [len(states[p]) for p in ps] + [len(states[node])]
-    size = _check_size(tokens, node, shape, file_chars, head)
-    tokens.expect("{")
-    values = None
-    while (token := tokens.take("'}'")).text != "}":
-        if token.text == "data":
-            tokens.expect("=")
-            values = array("d")
-            depth = 0
-            while True:
-                t = tokens.take("';'")
-                if t.text == "(":
-                    depth += 1
-                elif t.text == ")":
-                    depth -= 1
-                elif t.text == ";" and depth == 0:
-                    break
-                else:
-                    tokens.back(t)
-                    values.append(tokens.number())
-                    if len(values) > size:
-                        tokens.fail(f"potential of {node!r}: more than {size} numbers", t)
-                if depth < 0:
-                    tokens.fail("unbalanced ')' in data", t)
-        elif token.text in ("model_nodes", "model_data", "samples"):
-            tokens.fail(f"potential of {node!r}: {token.text} (expressions) is not supported; "
-                        "compile the tables in Hugin and save again", token)
-        else:
-            tokens.skip_statement()
-    if values is None:
-        tokens.fail(f"potential of {node!r} has no data", head)
-    if len(values) != size:
-        tokens.fail(f"potential of {node!r}: {len(values)} numbers, expected {size}", head)
-    return node, np.frombuffer(values, dtype=float).reshape(shape).copy(), ps
-
-
-def hugin_text(net) -> str:
-    """Hugin NET: ``data`` nests the parents in order, the child's distribution innermost;
-    17 significant digits (a double survives the round trip)."""
-    lines = ["net", "{", '  name = "leg_pain_after_running";', "}", ""]
-    for node in net.nodes():
-        names = " ".join(f'"{s}"' for s in net.get_cpds(node).state_names[node])
-        lines += [f"node {node}", "{", f'  label = "{node}";', f"  states = ({names});", "}", ""]
-    for node in net.nodes():
-        cpd = net.get_cpds(node)
-        parents = list(cpd.variables[1:])
-        table = np.moveaxis(np.asarray(cpd.values, dtype=float), 0, -1)  # (*parents, child)
-
-        def nest(a):
-            if a.ndim == 1:
-                return "(" + " ".join(repr(float(x)) for x in a) + ")"
-            return "(" + " ".join(nest(sub) for sub in a) + ")"
-
-        head = f"potential ({node}" + (" | " + " ".join(parents) if parents else "") + ")"
-        lines += [head, "{", f"  data = {nest(table)};", "}", ""]
-    return "\n".join(lines)
