@@ -95,6 +95,12 @@ class Model:
         return (f"<Model: {len(self.cause_ids)} causes, {len(self.condition_ids)} conditions, "
                 f"{len(self.kb.findings)} findings, {len(self.kb.questions)} questions>")
 
+    @property
+    def data_dir(self) -> Path:
+        """The knowledge base's directory (the shipped ``data/``, wherever it is installed):
+        ``data/cases.csv`` and the YAML files live there."""
+        return self.kb.path
+
     # ------------------------------------------------------------------------------------
     @cached_property
     def questions(self) -> pd.DataFrame:
