@@ -1,6 +1,7 @@
 """Every notebook in notebooks/ runs top to bottom as Jupyter runs it: the kernel started in
 notebooks/, no path set up by the test (the notebooks find the package themselves), no error,
 nothing on stderr (no warnings), and the plots inline as images in the outputs."""
+import functools
 from pathlib import Path
 
 import nbformat
@@ -21,17 +22,19 @@ def outputs(nb):
     return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
 
 
-@pytest.fixture(scope="module", params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def executed(request):
-    path = request.param
+@functools.cache
+def execute(name):
+    """The notebook executed once per test session."""
+    path = ROOT / "notebooks" / name
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    return path.name, nb
+    return nb
 
 
-def test_notebook_runs_without_errors_or_warnings(executed):
-    name, nb = executed
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_notebook_runs_without_errors_or_warnings(name):
+    nb = execute(name)
     errors = [o for o in outputs(nb) if o.get("output_type") == "error"]
     assert not errors, errors
     stderr = [o["text"] for o in outputs(nb) if o.get("name") == "stderr"]
@@ -40,17 +43,16 @@ def test_notebook_runs_without_errors_or_warnings(executed):
     assert len(shown) >= 3
 
 
-def test_notebook_plots_are_inline_images(executed):
-    name, nb = executed
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_notebook_plots_are_inline_images(name):
+    nb = execute(name)
     images = [o for o in outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= IMAGES[name]
     assert not any("matplotlib.use(" in "".join(c.source) for c in nb.cells)
 
 
-def test_analysis_scores_a_thousand_held_out_cases(executed):
-    name, nb = executed
-    if name != "analysis.ipynb":
-        pytest.skip("the analysis notebook only")
+def test_analysis_scores_a_thousand_held_out_cases():
+    nb = execute("analysis.ipynb")
     summary = next(o for o in outputs(nb) if "literature" in str(o.get("data", {}))
                    and "brier" in str(o.get("data", {})))
     assert "1000" in summary["data"]["text/plain"]
