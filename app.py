@@ -18,7 +18,6 @@ import streamlit as st
 
 from model import load_model
 from model import panels, summary, views
-from model.learning import load_grades
 from model.page_style import PAGE_CSS
 
 NOT_SURE = views.NOT_SURE
@@ -341,7 +340,7 @@ def section_answers_so_far(questions: pd.DataFrame, answers: dict, expanded=Fals
 def section_conditions(m, case: Case, beside: bool) -> None:
     """Conditions a warning sign names, beside (or above) the ranking; intervals on request."""
     d = case.diagnosis
-    level = float(load_grades().attrs["credible_level"])
+    level = float(get_model().grades.attrs["credible_level"])
     if not has_rows(case.must):
         must, ranked = None, st.container()
     elif beside:

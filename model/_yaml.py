@@ -1,6 +1,7 @@
 """YAML reading that remembers line numbers, so knowledge errors can say where they are."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,11 @@ import yaml
 
 class KnowledgeError(ValueError):
     """A knowledge file is malformed. The message names the file, line, key and problem."""
+
+
+# a knowledge file is tens of kB; these bound the memory and time a hostile file can take
+MAX_BYTES = 4_000_000
+MAX_DEPTH = 40
 
 
 class _LineDict(dict):
@@ -29,6 +35,9 @@ def _mapping(loader, node):
     out = _LineDict()
     out.lines = {}
     for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):  # "? [a, b]": a list or mapping as key
+            raise KnowledgeError(f"line {key_node.start_mark.line + 1}: a key must be plain "
+                                 f"text, not a {'list' if key_node.id == 'sequence' else 'mapping'}")
         key = loader.construct_object(key_node, deep=True)
         if key in out:
             raise KnowledgeError(
@@ -48,19 +57,52 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
+def _check_shape(text: str) -> None:
+    """Refuse what the knowledge files never need and a hostile file could abuse: nesting
+    deeper than MAX_DEPTH (the constructor recurses) and anchors/aliases (``&a`` / ``*a``:
+    a few lines can expand to gigabytes). One linear pass over the parser's events."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise KnowledgeError(f"line {event.start_mark.line + 1}: YAML anchors and aliases "
+                                 "(&name, *name) are not supported; write the value out")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise KnowledgeError(f"line {event.start_mark.line + 1}: nested more than "
+                                     f"{MAX_DEPTH} levels deep")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def read_yaml(path: Path) -> Any:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise KnowledgeError(f"{path}: cannot read the file ({exc.strerror})") from None
+    if len(data) > MAX_BYTES:
+        raise KnowledgeError(f"{path}: larger than {MAX_BYTES:,} bytes; not a knowledge file")
     try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise KnowledgeError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                             f"offset {exc.start}); save the file as UTF-8") from None
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise KnowledgeError(f"{path}:{line}: a NUL character: this is not a text file")
+    try:
+        _check_shape(text)
         return yaml.load(text, Loader=_Loader)
-    except KnowledgeError as exc:
-        raise KnowledgeError(f"{path}: {exc}") from None
+    except KnowledgeError as exc:  # "line N: problem" from the checks above
+        line, _, problem = str(exc).partition(": ")
+        raise KnowledgeError(f"{path}:{line.removeprefix('line ')}: {problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise KnowledgeError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise KnowledgeError(f"{path}{where}: not valid YAML "
+                             f"({getattr(exc, 'problem', None) or exc})") from None
 
 
 class Node:
@@ -141,9 +183,12 @@ class Node:
                low_open: bool = False, high_open: bool = False) -> float:
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
             self.fail(f"expected a number, got {_kind(self.value)}")
-        x = float(self.value)
-        if x != x:
-            self.fail("expected a number, got NaN")
+        try:
+            x = float(self.value)
+        except OverflowError:  # an integer beyond float range
+            x = math.inf
+        if not math.isfinite(x):
+            self.fail(f"expected a finite number, got {_kind(self.value)[:60]}")
         if low is not None and (x < low or (low_open and x == low)):
             self.fail(f"must be {'>' if low_open else '>='} {low:g} (got {x:g})")
         if high is not None and (x > high or (high_open and x == high)):

@@ -17,6 +17,15 @@ from .knowledge import Knowledge, load_knowledge
 from .network import build_network, parameter_table
 from .scope import ScopeCheck, must_rule_out
 from .triage import LEVELS, RANK, Triage, TriageRules
+from .validation import (
+    answers_mapping,
+    engine_evidence,
+    frame_of_answers,
+    probability,
+    question_ids,
+    quiet_numpy,
+    whole_number,
+)
 
 EXPORT_FORMATS = (".bif", ".xmlbif", ".net", ".xdsl")
 
@@ -28,7 +37,10 @@ def load_model(path: str | Path | None = None) -> "Model":
     :meth:`Model.export` or edited in GeNIe/Hugin): the result supports ``infer``, ``export`` and
     ``evaluate``; the intake-based methods need a knowledge base and say so.
     """
-    if path is not None and Path(path).suffix.lower() in EXPORT_FORMATS:
+    if path is not None and (Path(path).suffix.lower() in EXPORT_FORMATS
+                             or Path(path).is_file()):
+        # a file is a network (a knowledge base is a directory): other formats get
+        # "unsupported network format" and what to do, not "not a directory"
         from .exchange import NetworkModel
         return NetworkModel.from_file(path)
     kb = load_knowledge(path)
@@ -86,6 +98,12 @@ class Model:
         return (f"<Model: {len(self.cause_ids)} causes, {len(self.condition_ids)} conditions, "
                 f"{len(self.kb.findings)} findings, {len(self.kb.questions)} questions>")
 
+    @property
+    def data_dir(self) -> Path:
+        """The knowledge base's directory (the shipped ``data/``, wherever it is installed):
+        ``data/cases.csv`` and the YAML files live there."""
+        return self.kb.path
+
     # ------------------------------------------------------------------------------------
     @cached_property
     def questions(self) -> pd.DataFrame:
@@ -120,14 +138,16 @@ class Model:
 
         Raises ``ValueError`` for an unknown variable or state and for evidence of probability zero.
         """
+        checked = engine_evidence(evidence, self.engine.states)
         try:
-            return self.engine.infer(evidence or {})
+            with np.errstate(all="ignore"):
+                return self.engine.infer(checked)
         except ImpossibleEvidence:
             raise ValueError(f"the evidence {evidence} has probability zero under the model; "
                              "remove one of the contradicting items") from None
 
     def _evidence(self, answers) -> tuple[dict, dict, dict]:
-        clean = self.intake.validate(answers)
+        clean = self.intake.validate(answers_mapping(answers))
         vectors, sources = self.intake.evidence(clean)
         return clean, vectors, sources
 
@@ -145,6 +165,7 @@ class Model:
         return ValueError(f"these answers cannot all be true together: {detail}; "
                           "change or clear one of them")
 
+    @quiet_numpy
     def diagnose(self, answers: dict | None = None) -> Diagnosis:
         """Diagnose one case.
 
@@ -261,24 +282,40 @@ class Model:
         return {self.engine.variables[i]: m for i, m in marg.items()}
 
     # ------------------------------------------------------------------------------------
+    @quiet_numpy
     def diagnose_many(self, frame: pd.DataFrame, chunk: int = 4096,
-                      progress: bool = False) -> pd.DataFrame:
+                      progress: bool = False, keep=()) -> pd.DataFrame:
         """Diagnose every row of ``frame`` (columns = question ids, NaN = not sure).
 
-        Returns one row per case with ``triage_level, pain_probability, top_condition`` and
-        ``p_<condition>`` for every condition. Memory stays flat: rows are processed in chunks.
+        Parameters
+        ----------
+        frame : DataFrame
+            One row per case, one column per question id answered by some case.
+        chunk : int
+            Rows per inference batch (1 to 1,000,000); memory stays flat whatever ``len(frame)``.
+        progress : bool
+            Show a progress bar (tqdm) over the chunks.
+        keep : str or list of str
+            Columns of ``frame`` that are not answers (a case id ...), copied unchanged to the
+            front of the result: Spark's ``mapInPandas`` needs them to join results back.
+
+        Returns
+        -------
+        DataFrame
+            Same index as ``frame``: the ``keep`` columns, then ``triage_level``
+            (ordered categorical), ``pain_probability``, ``top_condition`` (categorical) and
+            ``p_<condition>`` for every condition (float64). :meth:`diagnose_many_meta` is this
+            layout with no rows (Dask's ``meta``).
         """
-        if not isinstance(frame, pd.DataFrame):
-            raise ValueError(f"diagnose_many needs a pandas DataFrame, got {type(frame).__name__}")
-        unknown = [c for c in frame.columns if c not in self.intake.by_id]
-        if unknown:
-            raise ValueError(f"unknown question column(s) {unknown}; see model.questions")
+        original = frame
+        frame, keep = frame_of_answers("diagnose_many", frame, self.intake.by_id, keep)
+        chunk = whole_number("chunk", chunk, 1, 1_000_000)
         # the result is filled in place, chunk by chunk (concatenating per-chunk frames would
         # hold the result twice at the end: 139 MiB more for a million rows)
         n = len(frame)
         levels = np.zeros(n, dtype=np.int8)  # codes into LEVELS
         top = np.zeros(n, dtype=np.int16)  # codes into condition_ids
-        values = np.empty((n, 1 + len(self.condition_ids)))  # pain, then every condition
+        values = np.full((n, 1 + len(self.condition_ids)), np.nan)  # pain, then conditions
         starts = range(0, n, chunk)
         if progress:
             from tqdm.auto import tqdm
@@ -286,6 +323,8 @@ class Model:
         for start in starts:
             rows = slice(start, min(start + chunk, n))
             self._diagnose_chunk(frame.iloc[rows], levels[rows], top[rows], values[rows])
+        if np.isnan(values).any():  # every row is written by one chunk: a gap is a bug
+            raise RuntimeError("diagnose_many left rows without a result")
         result = pd.DataFrame(values, index=frame.index, copy=False, columns=[
             "pain_probability"] + [f"p_{c}" for c in self.condition_ids])
         # categorical columns: a million rows of repeated strings would cost ~100 MB
@@ -293,12 +332,23 @@ class Model:
                       pd.Categorical.from_codes(levels, categories=LEVELS, ordered=True))
         result.insert(2, "top_condition",
                       pd.Categorical.from_codes(top, categories=self.condition_ids))
+        for position, column in enumerate(keep):
+            result.insert(position, column, original[column])
+        return result
+
+    def diagnose_many_meta(self, keep: dict | None = None) -> pd.DataFrame:
+        """An empty frame with the columns and dtypes :meth:`diagnose_many` returns (Dask's
+        ``meta=``); ``keep``: ``{column: dtype}`` of the pass-through columns."""
+        keep = dict(keep or {})
+        result = self.diagnose_many(pd.DataFrame())
+        for position, (column, dtype) in enumerate(keep.items()):
+            result.insert(position, column, pd.Series(dtype=dtype))
         return result
 
     def _diagnose_chunk(self, part: pd.DataFrame, levels: np.ndarray, top: np.ndarray,
                         values: np.ndarray) -> None:
         """Diagnose the rows of ``part`` into the given slices of the result's arrays."""
-        records = part.to_dict("records")
+        records = part.to_dict("records") if len(part.columns) else [{} for _ in range(len(part))]
         cleans, vectors = [], []
         for label, rec in zip(part.index, records):
             try:
@@ -309,8 +359,11 @@ class Model:
             vectors.append(vec)
         variables = self.condition_ids + ["leg_pain"]
         keys = set().union(*vectors) if vectors else set()
+        if not keys:  # no row answered anything: one no-evidence row, repeated
+            keys = {"leg_pain"}
+            vectors = [{"leg_pain": np.ones(len(self.kb.states["leg_pain"]))} for _ in vectors]
         arrays = {k: np.stack([v.get(k, np.ones(len(self.kb.states[k]))) for v in vectors])
-                  for k in keys}
+                  for k in sorted(keys)}
         try:  # infer_batch groups the rows by evidence pattern: each group on its own small tree
             post, _ = self.engine.infer_batch(arrays, variables, n=len(vectors))
         except ImpossibleEvidence as exc:
@@ -373,8 +426,8 @@ class Model:
         """
         if node not in self.labels:
             raise ValueError(f"unknown node {node!r}; allowed: the ids in model.labels")
-        links = {(l.cause, l.state): l for c in self.kb.conditions if c.id == node
-                 for l in c.links}
+        links = {(link.cause, link.state): link for c in self.kb.conditions if c.id == node
+                 for link in c.links}
         rows = []
         own = self.parameters[self.parameters["node"] == node]
         for r in own.itertuples():
@@ -420,6 +473,12 @@ class Model:
         Returns an :class:`model.explain.EvidenceWeights` (``frame``, ``pivot()``).
         """
         from .explain import evidence_weights
+        top = whole_number("top", top, 1, len(self.condition_ids))
+        if conditions is not None:
+            conditions = [conditions] if isinstance(conditions, str) else conditions
+            if not isinstance(conditions, (list, tuple, pd.Index)):
+                raise ValueError(f"conditions must be a condition id or a list of them, got "
+                                 f"{conditions!r}")
         return evidence_weights(self, answers, conditions, top)
 
     def next_questions(self, answers: dict | None = None, k: int | None = 3,
@@ -432,6 +491,7 @@ class Model:
         See :mod:`model.questioning`.
         """
         from .questioning import next_questions
+        questions = question_ids("questions", questions, self.intake.by_id)
         return next_questions(self, answers, k, questions)
 
     def question_plan(self, answers: dict | None = None, questions=None):
@@ -440,7 +500,7 @@ class Model:
         ``questions``: only score these question ids (``stop`` then speaks for them only).
         """
         from .questioning import plan
-        return plan(self, answers, questions)
+        return plan(self, answers, question_ids("questions", questions, self.intake.by_id))
 
     def what_if(self, answers: dict | None, changes: dict, given: str = "risk_factors"):
         """The case with modifiable answers changed: P(leg pain) and conditions before/after.
@@ -454,7 +514,17 @@ class Model:
     def what_would_help(self, answers: dict | None, given: str = "risk_factors") -> pd.DataFrame:
         """Changes the runner could make, ranked by how much they lower P(leg pain)."""
         from .whatif import what_would_help
+        self.check_possible(answers)  # else every change is "impossible" and the frame empty
         return what_would_help(self, answers, given)
+
+    def check_possible(self, answers: dict | None) -> dict:
+        """The clean answers; ``ValueError`` naming them when they cannot all be true together
+        (or naming the question when one is unknown, of the wrong type or out of range)."""
+        clean, vectors, _ = self._evidence(answers)
+        lik = self.engine.likelihoods(vectors, 1)
+        if not self.engine.check_possible(lik, 1)[0]:
+            raise self._conflict(clean)
+        return clean
 
     # ------------------------------------------------------------------------------------
     def export(self, path: str | Path) -> Path:
@@ -464,23 +534,30 @@ class Model:
         reads the file back with the same posteriors to 1e-9.
         """
         from .exchange import write_network
-        path = Path(path)
-        if path.suffix.lower() not in EXPORT_FORMATS:
-            raise ValueError(f"cannot export to {path.name!r}: the suffix must be one of "
-                             f"{', '.join(EXPORT_FORMATS)}")
-        return write_network(self.network, path)
+        return write_network(self.network, Path(path))
 
     # -- learning, calibration and uncertainty (model.learning / evaluation / uncertainty) --
     def sample_cases(self, n: int = 1000, seed: int = 0, **options) -> pd.DataFrame:
         """Synthetic cases sampled from this model (answers + ``true_conditions``)."""
         from .synthetic import sample_cases
+        n = whole_number("n", n, 1, 10_000_000)
+        seed = whole_number("seed", seed, 0, 2**63 - 1)
         return sample_cases(self, n, seed=seed, **options)
 
+    @quiet_numpy
     def fit(self, frame: pd.DataFrame, **options) -> "Model":
         """A new Model refitted to labelled cases; the literature is the prior (by grade)."""
         from .learning import fit
         return fit(self, frame, **options)
 
+    @cached_property
+    def grades(self) -> pd.DataFrame:
+        """This knowledge base's ``grades.yaml`` (pseudo-counts and logit sds by evidence grade;
+        ``.attrs['credible_level']``), read from the model's own data directory."""
+        from .learning import load_grades
+        return load_grades(self.kb.path / "grades.yaml")
+
+    @quiet_numpy
     def evaluate(self, frame: pd.DataFrame, bins: int = 10):
         """Brier score, log loss, calibration table, top-1/top-3 accuracy, triage confusion."""
         from .evaluation import evaluate
@@ -491,7 +568,15 @@ class Model:
                   scope: str = "conditions") -> pd.DataFrame:
         """Credible intervals of every condition and cause posterior from parameter uncertainty."""
         from .uncertainty import intervals
-        return intervals(self, answers, draws=draws, level=level, seed=seed, scope=scope)
+        draws = whole_number("draws", draws, 10, 10_000)
+        seed = whole_number("seed", seed, 0, 2**63 - 1)
+        if level is not None:
+            level = probability("level", level, 0.5, 1.0)
+        if scope not in ("conditions", "all"):
+            raise ValueError(f"scope must be 'conditions' or 'all', got {scope!r}")
+        self.check_possible(answers)
+        with np.errstate(all="ignore"):
+            return intervals(self, answers, draws=draws, level=level, seed=seed, scope=scope)
 
     def diagnose_with_intervals(self, answers: dict | None = None, draws: int = 100,
                                 level: float | None = None, seed: int = 0) -> Diagnosis:

@@ -79,6 +79,13 @@ def evaluate(model, frame: pd.DataFrame, bins: int = 10) -> Evaluation:
         raise ValueError(f"bins must be an integer from 2 to 100, got {bins!r}")
     conditions = list(model.condition_ids)
     truth = truth_matrix(frame, conditions).astype(float)
+    if GOLD in frame.columns:
+        given = frame[GOLD]
+        bad = given.notna() & ~given.isin(LEVELS)
+        if bad.any():
+            rows = list(frame.index[bad.to_numpy()][:5])
+            raise ValueError(f"{GOLD}: {given[bad].iloc[0]!r} (row(s) {rows}) is not a triage "
+                             f"level; allowed: {', '.join(LEVELS)} or blank")
     pred = predict(model, frame)
     p = pred[[f"p_{c}" for c in conditions]].to_numpy(dtype=float)
     brier = float(np.mean((p - truth) ** 2))
@@ -100,10 +107,12 @@ def evaluate(model, frame: pd.DataFrame, bins: int = 10) -> Evaluation:
                         "log_loss": nll.mean(axis=0)}, index=conditions)
     confusion = None
     if GOLD in frame.columns and "triage_level" in pred.columns:
-        gold = pd.Categorical(frame[GOLD], categories=LEVELS)
-        said = pd.Categorical(pred["triage_level"], categories=LEVELS)
-        confusion = pd.crosstab(pd.Series(gold, name="gold", index=frame.index),
-                                pd.Series(said, name="model", index=frame.index), dropna=False)
+        labelled = frame[GOLD].notna().to_numpy()  # a blank gold level is not scored
+        gold = pd.Categorical(frame[GOLD][labelled], categories=LEVELS)
+        said = pd.Categorical(pred["triage_level"][labelled], categories=LEVELS)
+        index = frame.index[labelled]
+        confusion = pd.crosstab(pd.Series(gold, name="gold", index=index),
+                                pd.Series(said, name="model", index=index), dropna=False)
     return Evaluation(n_cases=len(frame), brier=brier, log_loss=float(nll.mean()),
                       top1=float(hit1[has].mean()) if has.any() else float("nan"),
                       top3=float(hit3[has].mean()) if has.any() else float("nan"),

@@ -2,18 +2,21 @@
 
 Formats (chosen by the file suffix):
 
-=========  ====================  ======================================================
-suffix     tool                  written by / read by
-=========  ====================  ======================================================
-.bif       BIF (pgmpy, pyAgrum)  pgmpy BIFWriter / this module (pgmpy's parser takes ~15 s)
-.xmlbif    XML-BIF (Weka, ...)   pgmpy XMLBIFWriter / pgmpy XMLBIFReader
-.net       Hugin                 this module (pgmpy's writer rounds to 1e-8; its parser
-                                 takes minutes, pyAgrum's keeps float32 precision)
-.xdsl      GeNIe / SMILE         pgmpy XDSLWriter / pgmpy XDSLReader
-=========  ====================  ======================================================
+=========  =======================  ==================================================
+suffix     opened by                written / read here by
+=========  =======================  ==================================================
+.bif       pgmpy, pyAgrum, bnlearn  pgmpy BIFWriter / :mod:`model.bif`
+.xmlbif    Weka, pgmpy, pyAgrum*    :mod:`model.xmlnet` (no empty PROPERTY elements)
+.net       Hugin, pyAgrum, SamIam   :mod:`model.hugin` (17 significant digits)
+.xdsl      GeNIe, SMILE, pyAgrum    :mod:`model.xmlnet` (parents first, nodes placed by layer)
+=========  =======================  ==================================================
 
-Why the detours: the round trip must reproduce every posterior to 1e-9, so probabilities are
-written with 17 significant digits and parsed as doubles, fast enough for ``load_model(path)``.
+(*) pyAgrum reads XML-BIF under the suffix ``.bifxml``.
+
+The round trip must reproduce every posterior to 1e-9, so probabilities are written with 17
+significant digits (``repr``) and parsed as doubles. The readers are tokenizers that take time
+linear in the file and refuse tables above a size cap before allocating them; every error
+names the file and the line (or node).
 
 GeNIe, SMILE and pyAgrum's BIF/DSL writers reject identifiers that start with a digit (our states
 ``10_to_30``, ``30_to_49`` ...). Such state ids are written with the prefix ``s_`` in every format
@@ -22,25 +25,41 @@ and the prefix is removed again on reading, so a model survives the round trip u
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 logging.getLogger("pgmpy").setLevel(logging.ERROR)
 
 from pgmpy.factors.discrete import TabularCPD  # noqa: E402
 from pgmpy.models import DiscreteBayesianNetwork  # noqa: E402
 
+from .bif import read_bif  # noqa: E402
+from .hugin import hugin_text, read_hugin  # noqa: E402
+from .xmlnet import read_xdsl, read_xmlbif, xdsl_text, xmlbif_text  # noqa: E402
+
 FORMATS = (".bif", ".xmlbif", ".net", ".xdsl")
 PREFIX = "s_"
+# what other tools write that we do not read, and what to do instead
+OTHER_FORMATS = {
+    ".dsl": "GeNIe's older text format: open it in GeNIe and save as .xdsl",
+    ".uai": "UAI: convert it with pyAgrum (gum.saveBN(gum.loadBN(path), 'x.bif'))",
+    ".dne": "Netica: export it from Netica as .net (Hugin) or convert with pyAgrum",
+    ".bifxml": "XML-BIF: rename it to .xmlbif",
+    ".xml": "if it is XML-BIF, rename it to .xmlbif; if XDSL, to .xdsl",
+    ".o3prm": "pyAgrum's O3PRM: convert with gum.saveBN(gum.loadBN(path), 'x.bif')",
+    ".hugin": "Hugin: rename it to .net",
+}
 
 
 def _allowed(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"{path.name!r}: the suffix must be one of {', '.join(FORMATS)}")
+        hint = OTHER_FORMATS.get(suffix)
+        raise ValueError(f"{path.name!r}: unsupported network format {suffix or '(no suffix)'!r}"
+                         f"; supported: {', '.join(FORMATS)}" + (f" ({hint})" if hint else ""))
     return suffix
 
 
@@ -80,15 +99,18 @@ def write_network(network, path: str | Path) -> Path:
     path = Path(path)
     suffix = _allowed(path)
     net = _renamed(network, safe_state)
-    if suffix == ".net":
-        path.write_text(_hugin_text(net), encoding="utf-8")
+    if suffix == ".bif":
+        from pgmpy.readwrite import BIFWriter
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # write_* -> write in pgmpy 1.3
+            BIFWriter(net).write(str(path))
         return path
-    from pgmpy.readwrite import BIFWriter, XDSLWriter, XMLBIFWriter
-    writer = {".bif": BIFWriter, ".xmlbif": XMLBIFWriter, ".xdsl": XDSLWriter}[suffix]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # write_* -> write in pgmpy 1.3
-        writer(net).write(str(path))
+    text = {".net": hugin_text, ".xdsl": xdsl_text, ".xmlbif": xmlbif_text}[suffix](net)
+    path.write_text(text, encoding="utf-8")
     return path
+
+
+_READERS = {".bif": read_bif, ".net": read_hugin, ".xdsl": read_xdsl, ".xmlbif": read_xmlbif}
 
 
 def read_network(path: str | Path) -> DiscreteBayesianNetwork:
@@ -97,51 +119,26 @@ def read_network(path: str | Path) -> DiscreteBayesianNetwork:
     suffix = _allowed(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    try:
-        if suffix in (".bif", ".net"):
-            net = (_read_bif if suffix == ".bif" else _read_hugin)(path)
-        else:
-            from pgmpy.readwrite import XDSLReader, XMLBIFReader
-            reader = {".xmlbif": XMLBIFReader, ".xdsl": XDSLReader}[suffix]
-            net = reader(str(path)).get_model()
-    except ValueError:
-        raise
-    except Exception as exc:  # parsers raise many types; the user needs the file and the cause
-        raise ValueError(f"{path}: cannot read it as {suffix} ({exc})") from None
-    net = _renamed(net, original_state)
-    net.check_model()
-    return net
+    states, tables, parents = _READERS[suffix](path)
+    net = _build(path, states, tables, parents)
+    return _renamed(net, original_state)
 
 
-# ----------------------------------------------------------------------------------------
-def _num(x: float) -> str:
-    return repr(float(x))
-
-
-def _hugin_text(net) -> str:
-    """Hugin NET: ``data`` nests the parents in order, the child's distribution innermost."""
-    lines = ["net", "{", '  name = "leg_pain_after_running";', "}", ""]
-    for node in net.nodes():
-        states = " ".join(f'"{s}"' for s in net.get_cpds(node).state_names[node])
-        lines += [f"node {node}", "{", f'  label = "{node}";', f"  states = ({states});", "}", ""]
-    for node in net.nodes():
-        cpd = net.get_cpds(node)
-        parents = list(cpd.variables[1:])
-        values = np.asarray(cpd.values, dtype=float)
-        table = np.moveaxis(values, 0, -1)  # (*parents, child)
-
-        def nest(a):
-            if a.ndim == 1:
-                return "(" + " ".join(_num(x) for x in a) + ")"
-            return "(" + " ".join(nest(sub) for sub in a) + ")"
-
-        head = f"potential ({node}" + (" | " + " ".join(parents) if parents else "") + ")"
-        lines += [head, "{", f"  data = {nest(table)};", "}", ""]
-    return "\n".join(lines)
-
-
-def _build(states: dict, tables: dict, parents: dict) -> DiscreteBayesianNetwork:
+def _build(path: Path, states: dict, tables: dict, parents: dict) -> DiscreteBayesianNetwork:
     """A pgmpy network from ``{node: states}``, ``{node: (*parents, child) array}``, parents."""
+    if not states:
+        raise ValueError(f"{path}: no variables: not a network file")
+    missing = [n for n in states if n not in tables]
+    if missing:
+        raise ValueError(f"{path}: no probability table for {missing[:5]}")
+    for node, table in tables.items():
+        sums = table.sum(axis=-1)
+        if not np.allclose(sums, 1.0, rtol=0, atol=1e-6):
+            worst = np.unravel_index(np.argmax(np.abs(sums - 1)), sums.shape)
+            given = ", ".join(f"{p}={states[p][i]}" for p, i in zip(parents[node], worst))
+            raise ValueError(f"{path}: the probabilities of {node!r}"
+                             f"{' given ' + given if given else ''} sum to "
+                             f"{sums[worst]:.6g}, not 1")
     net = DiscreteBayesianNetwork([(p, n) for n in states for p in parents[n]])
     net.add_nodes_from(states)
     cpds = []
@@ -152,63 +149,12 @@ def _build(states: dict, tables: dict, parents: dict) -> DiscreteBayesianNetwork
         cpds.append(TabularCPD(node, card, values, evidence=ps or None,
                                evidence_card=[len(states[p]) for p in ps] or None,
                                state_names={v: list(states[v]) for v in [node] + ps}))
-    missing = set(states) - set(tables)
-    if missing:
-        raise ValueError(f"no probability table for {sorted(missing)}")
     net.add_cpds(*cpds)
+    try:
+        net.check_model()
+    except ValueError as exc:  # a cycle, or another structural problem
+        raise ValueError(f"{path}: not a valid Bayesian network ({exc})") from None
     return net
-
-
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-
-
-def _read_hugin(path: Path) -> DiscreteBayesianNetwork:
-    """Hugin NET: node blocks with ``states = ("a" "b")`` and potentials with nested ``data``."""
-    text = path.read_text(encoding="utf-8")
-    states, tables, parents = {}, {}, {}
-    for m in re.finditer(r"\bnode\s+(\w+)\s*\{(.*?)\}", text, re.S):
-        st = re.search(r"states\s*=\s*\((.*?)\)\s*;", m.group(2), re.S)
-        if st is None:
-            raise ValueError(f"node {m.group(1)} has no states")
-        states[m.group(1)] = re.findall(r'"([^"]*)"', st.group(1))
-    for m in re.finditer(r"\bpotential\s*\(\s*(\w+)\s*(?:\|([^)]*))?\)\s*\{(.*?)\}", text, re.S):
-        node, ps = m.group(1), (m.group(2) or "").split()
-        data = re.search(r"data\s*=\s*(.*?);", m.group(3), re.S)
-        shape = [len(states[p]) for p in ps] + [len(states[node])]
-        nums = [float(x) for x in _NUMBER.findall(data.group(1))]
-        if len(nums) != int(np.prod(shape)):
-            raise ValueError(f"potential of {node}: {len(nums)} numbers, expected {np.prod(shape)}")
-        tables[node], parents[node] = np.array(nums).reshape(shape), ps
-    return _build(states, tables, parents)
-
-
-def _read_bif(path: Path) -> DiscreteBayesianNetwork:
-    """BIF as pgmpy writes it: ``table`` rows or one ``( parent states ) p, q;`` row each."""
-    text = path.read_text(encoding="utf-8")
-    states, tables, parents = {}, {}, {}
-    for m in re.finditer(r"\bvariable\s+(\S+)\s*\{.*?\{(.*?)\}\s*;", text, re.S):
-        states[m.group(1)] = [s.strip() for s in m.group(2).split(",")]
-    for m in re.finditer(r"\bprobability\s*\(\s*(\S+)\s*(?:\|([^)]*))?\)\s*\{(.*?)\}",
-                         text, re.S):
-        node = m.group(1)
-        ps = [p.strip() for p in (m.group(2) or "").split(",") if p.strip()]
-        shape = [len(states[p]) for p in ps] + [len(states[node])]
-        table = np.full(shape, np.nan)
-        body = m.group(3)
-        t = re.search(r"\btable\b(.*?);", body, re.S)
-        if t:
-            table = np.array([float(x) for x in _NUMBER.findall(t.group(1))])
-            if not ps:
-                table = table.reshape(shape)
-            else:  # BIF "table" lists the child state slowest
-                table = np.moveaxis(table.reshape([shape[-1]] + shape[:-1]), 0, -1)
-        for row in re.finditer(r"\(([^)]*)\)\s*([^;]*);", body):
-            idx = tuple(states[p].index(s.strip()) for p, s in zip(ps, row.group(1).split(",")))
-            table[idx] = [float(x) for x in _NUMBER.findall(row.group(2))]
-        if np.isnan(table).any():
-            raise ValueError(f"probability of {node} does not give every parent combination")
-        tables[node], parents[node] = table, ps
-    return _build(states, tables, parents)
 
 
 # ----------------------------------------------------------------------------------------
@@ -266,7 +212,6 @@ class NetworkModel:
 
     def predict_states(self, frame) -> "pd.DataFrame":
         """``p_<condition>`` for rows of node states (NaN = unknown)."""
-        import pandas as pd
         unknown = [c for c in frame.columns if c not in self.engine.index]
         if unknown:
             raise ValueError(f"unknown variable column(s) {unknown}; this model's variables "

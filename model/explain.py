@@ -279,7 +279,7 @@ class EvidenceWeights:
 
     def _repr_html_(self) -> str:
         parts = []
-        for cond, block in self.frame.groupby("condition", sort=False):
+        for _condition, block in self.frame.groupby("condition", sort=False):
             block = block.sort_values("weight", ascending=False)
             label = html.escape(block.condition_label.iloc[0])
             items = "".join(

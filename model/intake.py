@@ -27,6 +27,12 @@ def is_unknown(value) -> bool:
         return False
 
 
+def _show(value) -> str:
+    """``repr(value)`` short enough for an error message (10**400 has 401 digits)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:40] + f"... ({len(text)} characters)"
+
+
 class Intake:
     """The intake questions of a knowledge base and their translation into evidence."""
 
@@ -82,8 +88,12 @@ class Intake:
 
     def describe_allowed(self, q: Question) -> str:
         if q.kind == "number":
-            unit = f" {q.unit}" if q.unit else ""
-            return f"a number from {q.min:g} to {q.max:g}{unit}"
+            span = f"{q.min:g} to {q.max:g}"
+            # a unit that only restates the range ("0-10") would read "from 0 to 10 0-10"
+            restates = q.unit and q.unit.replace("–", "-").replace(" ", "") == \
+                f"{q.min:g}-{q.max:g}"
+            unit = f" {q.unit}" if q.unit and not restates else ""
+            return f"a number from {span}{unit}"
         if q.kind == "bool":
             return "True or False"
         return "one of " + ", ".join(repr(o.id) for o in q.options)
@@ -115,10 +125,13 @@ class Intake:
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
                 raise ValueError(f"question {q.id!r} ({q.label}) needs "
                                  f"{self.describe_allowed(q)}; got {type(value).__name__} "
-                                 f"{value!r}")
-            x = float(value)
+                                 f"{_show(value)}")
+            try:
+                x = float(value)
+            except OverflowError:  # an int beyond float range (10**400) is out of range
+                x = math.inf
             if not math.isfinite(x) or not q.min <= x <= q.max:
-                raise ValueError(f"question {q.id!r} ({q.label}): {value!r} is out of range; "
+                raise ValueError(f"question {q.id!r} ({q.label}): {_show(value)} is out of range; "
                                  f"allowed: {self.describe_allowed(q)}")
             return x
         if q.kind == "bool":
@@ -128,9 +141,9 @@ class Intake:
             if isinstance(value, numbers.Real) and float(value) in (0.0, 1.0):
                 return bool(value)
             raise ValueError(f"question {q.id!r} ({q.label}) needs {self.describe_allowed(q)}; "
-                             f"got {value!r}")
+                             f"got {_show(value)}")
         if not isinstance(value, str) or value not in self._options(q):
-            raise ValueError(f"question {q.id!r} ({q.label}): {value!r} is not an option; "
+            raise ValueError(f"question {q.id!r} ({q.label}): {_show(value)} is not an option; "
                              f"allowed: {self.describe_allowed(q)}")
         return value
 

@@ -19,7 +19,20 @@ KINDS = ("number", "bool", "choice")
 BINARY_STATES = ("absent", "present")
 EFFECT_MEASURES = ("odds_ratio", "relative_risk", "hazard_ratio")
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def _shipped_data_dir() -> Path:
+    """The shipped knowledge base: ``data/`` beside the package in a source checkout or an
+    editable install, ``model/data/`` inside it when installed from a wheel (package data, see
+    pyproject.toml)."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "data", package.parent / "data"):
+        if (candidate / "causes.yaml").is_file():
+            return candidate
+    return package / "data"  # missing: load_knowledge says so, naming this directory
+
+
+DEFAULT_DATA_DIR = _shipped_data_dir()
 
 
 @dataclass(frozen=True)

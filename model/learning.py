@@ -226,7 +226,7 @@ def fit(model, frame: pd.DataFrame, iterations: int = 6, sweeps: int = 4, seed: 
     if not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
     truth = truth_matrix(frame, model.condition_ids)
-    grades = load_grades() if grades is None else grades
+    grades = model.grades if grades is None else grades  # the model's own data directory
     lit = model.parameters.reset_index(drop=True)
     recs = lit.to_dict("records")
     act0 = activations(lit).to_numpy()

@@ -238,7 +238,7 @@ def plan(model, answers, questions=None) -> QuestionPlan:
         i = j + 1
         change, levels = 0.0, []
         if possible[i]:
-            for value, share in (o.pieces or ((o.value, 1.0),)):
+            for _value, share in (o.pieces or ((o.value, 1.0),)):
                 lv = next(varied)
                 levels.append(lv)
                 change += share * (lv != level)

@@ -41,16 +41,17 @@ from ._yaml import Node, read_yaml
 from .knowledge import DEFAULT_DATA_DIR
 
 
-def _gaps() -> tuple[dict, float]:
-    """The share of blank answers per question group and of rows that stop after page one."""
-    path = DEFAULT_DATA_DIR / "synthetic.yaml"
+def read_gaps(data_dir=DEFAULT_DATA_DIR) -> tuple[dict, float]:
+    """``synthetic.yaml`` of a data directory: the share of blank answers per question group
+    and of rows that stop after page one."""
+    path = Path(data_dir) / "synthetic.yaml"
     doc = Node(read_yaml(path), str(path)).mapping()
     doc.check_keys({"missing", "partial_rows"})
     missing = {g: node.probability(open_interval=False) for g, node in doc.get("missing").items()}
     return missing, doc.get("partial_rows").probability(open_interval=False)
 
 
-DEFAULT_MISSING, DEFAULT_PARTIAL_ROWS = _gaps()
+DEFAULT_MISSING, DEFAULT_PARTIAL_ROWS = read_gaps()  # the shipped knowledge base's
 TRUTH = "true_conditions"
 GOLD = "gold_triage"
 
@@ -151,7 +152,7 @@ def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = Non
         The same seed gives the same frame.
     missing : dict
         Probability that an answer is left blank, per question group
-        (default ``DEFAULT_MISSING``).
+        (default: the model's own ``synthetic.yaml``, in its data directory).
     partial_rows : float
         Share of rows that stop after the training page (background and symptoms blank).
     pain_only : bool
@@ -161,12 +162,13 @@ def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = Non
     """
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    missing = dict(DEFAULT_MISSING if missing is None else missing)
+    own_missing, own_partial = read_gaps(model.kb.path)
+    missing = dict(own_missing if missing is None else missing)
     for group, rate in missing.items():
-        if group not in DEFAULT_MISSING or not 0 <= rate < 1:
+        if group not in own_missing or not 0 <= rate < 1:
             raise ValueError(f"missing rate for {group!r} must be in [0, 1) and the group one of "
-                             f"{', '.join(DEFAULT_MISSING)}; got {rate!r}")
-    partial_rows = DEFAULT_PARTIAL_ROWS if partial_rows is None else partial_rows
+                             f"{', '.join(own_missing)}; got {rate!r}")
+    partial_rows = own_partial if partial_rows is None else partial_rows
     if not 0 <= partial_rows < 1:
         raise ValueError(f"partial_rows must be in [0, 1), got {partial_rows!r}")
     rng = np.random.default_rng(seed)

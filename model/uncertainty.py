@@ -25,8 +25,6 @@ import numpy as np
 import pandas as pd
 
 from .expanded import ExpandedNetwork, activations, mechanism_list
-from .learning import load_grades
-
 
 SCOPES = ("conditions", "all")
 
@@ -76,11 +74,8 @@ def _draw(model, draws: int, seed: int, grades: pd.DataFrame | None, scope: str)
 
 
 def _grades(model) -> pd.DataFrame:
-    """``data/grades.yaml``, read once per model."""
-    cache = model.__dict__
-    if "_grades" not in cache:
-        cache["_grades"] = load_grades()
-    return cache["_grades"]
+    """The model's own ``grades.yaml`` (``Model.grades``: its data directory's, read once)."""
+    return model.grades
 
 
 def _mechanism_arrays(model, scope: str, grades: pd.DataFrame | None):

@@ -1,4 +1,5 @@
-"""Execute notebooks in place so the saved files show real output: python scripts/run_notebooks.py [names]"""
+"""Execute the notebooks in place, as Jupyter does (kernel in notebooks/), so the saved files
+show real output and plots: python scripts/run_notebooks.py [names]"""
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ names = sys.argv[1:] or [p.name for p in sorted((ROOT / "notebooks").glob("*.ipy
 for name in names:
     path = ROOT / "notebooks" / name
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     nbformat.write(nb, path)
     print("executed", path.relative_to(ROOT))

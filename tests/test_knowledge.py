@@ -67,7 +67,7 @@ def test_malformed_file_names_file_line_key_and_problem(kb_copy, corrupt, name, 
 
 def test_duplicate_key_is_reported(kb_copy, corrupt):
     corrupt(kb_copy, "pain.yaml", "  leak: 0.04\n", "  leak: 0.04\n  leak: 0.05\n")
-    with pytest.raises(KnowledgeError, match=r"pain.yaml: line \d+: key 'leak' appears twice"):
+    with pytest.raises(KnowledgeError, match=r"pain.yaml:\d+: key 'leak' appears twice"):
         load_knowledge(kb_copy)
 
 

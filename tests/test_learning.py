@@ -1,5 +1,4 @@
 """fit(): the literature is the prior; data from a changed model pull the CPTs towards it."""
-import numpy as np
 import pytest
 
 from model.api import Model

@@ -3,7 +3,6 @@ import ast
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from model.knowledge import GRADES
 from model.network import STRUCTURAL, noisy_or_table, parents_of

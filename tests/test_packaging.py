@@ -1,0 +1,83 @@
+"""The project as a package: pins in one place, a wheel that carries the knowledge base, and
+an install that works from any directory (even one holding a user's own ``model.py``)."""
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def requirement_lines(name):
+    lines = [line.strip() for line in (ROOT / name).read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith(("#", "-r"))]
+
+
+def test_requirement_files_repeat_pyproject():
+    assert requirement_lines("requirements.txt") == PROJECT["dependencies"]
+    assert requirement_lines("requirements-dev.txt") == PROJECT["optional-dependencies"]["dev"]
+
+
+def test_every_imported_distribution_is_declared():
+    declared = " ".join(PROJECT["dependencies"]).lower()
+    # what model/ and app.py import (numba: the engine's compiled kernels)
+    for name in ("pgmpy", "numpy", "pandas", "networkx", "pyyaml", "streamlit", "altair",
+                 "pyarrow", "tqdm"):
+        assert name in declared, name
+    assert "streamlit>=1.51" in declared  # width= arguments: TypeError before 1.51
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The package installed from the source tree into a fresh target directory, as
+    ``pip install .`` does (built by setuptools from pyproject.toml; dependencies are the
+    test environment's own)."""
+    target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("src") / "checkout"
+    # a copy, so the build leaves nothing behind in the working tree
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", ".hypothesis", "bench"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+         "--disable-pip-version-check", "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        pytest.fail(f"pip install . failed:\n{result.stdout}\n{result.stderr}")
+    return target
+
+
+def run_elsewhere(code, site, cwd):
+    env = dict(os.environ, PYTHONPATH=str(site), PYTHONNOUSERSITE="1")
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_installed_package_finds_its_knowledge_base_from_another_directory(installed,
+                                                                          tmp_path):
+    assert (installed / "model" / "data" / "causes.yaml").is_file()
+    assert (installed / "model" / "data" / "cases.csv").is_file()
+    result = run_elsewhere(
+        "import model; from model import load_model; d = load_model().diagnose({});"
+        "print(model.__file__); print(d.triage.level)", installed, tmp_path)
+    assert result.returncode == 0, result.stderr
+    where, level = result.stdout.split()
+    assert Path(where).is_relative_to(installed)
+    assert level in {"self_care", "see_clinician_soon", "urgent_care"}
+
+
+def test_leg_pain_model_name_survives_a_users_own_model_py(installed, tmp_path):
+    (tmp_path / "model.py").write_text("raise SystemExit('the user model.py was imported')\n")
+    result = run_elsewhere(
+        "from leg_pain_model import load_model; import leg_pain_model, pickle;"
+        "m = load_model(); d = m.diagnose({'pain_location': 'calf'});"
+        "print(leg_pain_model.__file__); print(type(pickle.loads(pickle.dumps(d))).__name__)",
+        installed, tmp_path)
+    assert result.returncode == 0, result.stderr
+    where, kind = result.stdout.split()
+    assert Path(where).is_relative_to(installed)
+    assert kind == "Diagnosis"
