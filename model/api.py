@@ -11,7 +11,7 @@ from .advice import AdviceBook
 from .case_posteriors import case_posteriors
 from .consistency import check_applicable, explain_conflict
 from .diagnosis import Diagnosis
-from .engine import Engine, ImpossibleEvidence
+from .engine import BACKENDS, Engine, ImpossibleEvidence, serialised
 from .intake import Intake
 from .knowledge import Knowledge, load_knowledge
 from .network import build_network, parameter_table
@@ -54,9 +54,15 @@ class Model:
     ----------
     kb : Knowledge
         The validated knowledge base (see :func:`load_model`).
+    parameters : DataFrame, optional
+        Fitted parameters (:meth:`fit`) instead of the knowledge base's.
+    backends : sequence of str
+        The inference back ends the engine may use (see :class:`model.engine.Engine`); the
+        tests hold each one to the oracle by restricting a model to it.
     """
 
-    def __init__(self, kb: Knowledge, parameters: pd.DataFrame | None = None):
+    def __init__(self, kb: Knowledge, parameters: pd.DataFrame | None = None,
+                 backends=BACKENDS):
         self.kb = kb
         if parameters is None:
             self.parameters: pd.DataFrame = parameter_table(kb)
@@ -65,7 +71,7 @@ class Model:
             from .learning import network_from_parameters
             self.parameters = parameters
             self.network = network_from_parameters(kb, parameters)
-        self.engine = Engine(self.network)
+        self.engine = Engine(self.network, backends=backends)
         self.intake = Intake(kb)
         self.triage_rules = TriageRules.load(kb.path, kb)
         self.advice_book = AdviceBook.load(kb.path, kb)
@@ -93,6 +99,13 @@ class Model:
         """Where diagnose's marginals sit in the mixture kernel's result row."""
         from .case_posteriors import SummaryLayout
         return SummaryLayout(self, self.engine.mixture)
+
+    def __getstate__(self):
+        """A used model pickles: the engine drops its caches, and the layout onto the mixture
+        kernel is rebuilt on demand."""
+        state = dict(self.__dict__)
+        state.pop("summary_layout", None)
+        return state
 
     def __repr__(self) -> str:
         return (f"<Model: {len(self.cause_ids)} causes, {len(self.condition_ids)} conditions, "
@@ -277,8 +290,7 @@ class Model:
         decide possibility first; the engine still raises on a row of probability zero)."""
         index = self.engine.index
         marg, _ = self.engine.posterior(self._stack(cases), len(cases),
-                                        [index[v] for v in variables], check=check,
-                                        reuse_trees=True)
+                                        [index[v] for v in variables], check=check)
         return {self.engine.variables[i]: m for i, m in marg.items()}
 
     # ------------------------------------------------------------------------------------
@@ -587,3 +599,14 @@ class Model:
         d.intervals = table
         d.causes = d.causes.join(table[["low", "high"]])
         return d
+
+
+# Streamlit serves every session from threads of one process sharing one cached model: the
+# methods that run inference hold the engine's (re-entrant) lock, since the kernels they call
+# fill shared caches. Applied here, in one place, rather than method by method.
+Model.lock = property(lambda self: self.engine.lock, doc="The engine's lock (re-entrant).")
+for _name in ("infer", "diagnose", "diagnose_many", "attribution", "evidence_weights",
+              "next_questions", "question_plan", "what_if", "what_would_help", "evaluate",
+              "intervals", "diagnose_with_intervals", "sample_cases", "fit", "export"):
+    setattr(Model, _name, serialised(getattr(Model, _name)))
+del _name

@@ -32,14 +32,17 @@ findings) when that is cheap (open states x Quickscore rows x fired states withi
 """
 from __future__ import annotations
 
+import functools
 import math
-from contextlib import nullcontext
+import threading
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .enumeration import CauseEnumeration, is_hard, positive_or_soft
-from .junction_tree import LETTERS, Factor, JunctionTree, untuned
+from .bounded_cache import BoundedCache
+from .junction_tree import LETTERS, Factor, JunctionTree
 
 
 class ImpossibleEvidence(ValueError):
@@ -48,6 +51,39 @@ class ImpossibleEvidence(ValueError):
     def __init__(self, cases: np.ndarray):
         self.cases = cases
         super().__init__(f"evidence has probability zero in case(s) {cases.tolist()[:10]}")
+
+
+BACKENDS = ("mixture", "enumeration", "junction_tree")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What :meth:`Engine.query` returns.
+
+    Attributes
+    ----------
+    marginals : dict
+        ``{variable name: (rows, states) array}``, each row normalised.
+    log_z : numpy.ndarray
+        ``log P(evidence)`` per row.
+    backends : tuple of str
+        The back ends that answered (some of :data:`BACKENDS`), in that order.
+    """
+
+    marginals: dict
+    log_z: np.ndarray
+    backends: tuple
+
+
+def serialised(method):
+    """Run ``method`` holding the engine's lock: Streamlit serves every session from threads of
+    one process sharing the cached model, and the engine's caches (trees, plans, per-pattern
+    tables) are filled during calls."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return locked
 
 
 class Engine:
@@ -59,6 +95,10 @@ class Engine:
         Compiled once; later changes to the network are not seen.
     decompose_min_parents : int
         Noisy-OR CPDs with at least this many parents are factorised.
+    backends : sequence of str, optional
+        The back ends the engine may use (default all of :data:`BACKENDS`); the junction tree is
+        always allowed, as it takes every network and evidence. The tests hold each back end
+        to the oracle by building an engine restricted to it.
 
     Leaves whose CPD is a noisy-OR (the findings and leg pain) are handled per case: evidence
     "absent" becomes a product of per-parent likelihoods (no coupling), no evidence drops the leaf
@@ -66,7 +106,17 @@ class Engine:
     tree. Junction trees are compiled lazily for each such pattern and cached.
     """
 
-    def __init__(self, network, decompose_min_parents: int = 1, cache_size: int = 128):
+    def __init__(self, network, decompose_min_parents: int = 1, cache_size: int = 32,
+                 backends=BACKENDS):
+        unknown = set(backends) - set(BACKENDS)
+        if unknown:
+            raise ValueError(f"unknown back end(s) {sorted(unknown)}; choose from {BACKENDS}")
+        self.backends = tuple(b for b in BACKENDS if b in backends or b == "junction_tree")
+        self.use_mixture = "mixture" in self.backends  # (set from ``backends``)
+        self.use_enumeration = "enumeration" in self.backends
+        self.lock = threading.RLock()
+        self.network = network
+        self._answered: set = set()  # back ends used by the current call (under the lock)
         self.variables: list[str] = list(network.nodes())
         self.index = {v: i for i, v in enumerate(self.variables)}
         self.states: dict[str, tuple[str, ...]] = {}
@@ -87,6 +137,11 @@ class Engine:
             cpd = cpds[var]
             scope = tuple(self.index[v] for v in cpd.variables)
             table = np.asarray(cpd.values, dtype=float).reshape([self.cards[i] for i in scope])
+            sums = table.sum(axis=0)
+            if np.all(sums > 0) and np.any(sums != 1.0):
+                # files round their tables (pgmpy's sachs.bif: columns off by 1e-7); an exact
+                # answer needs columns that sum to one (barren nodes are dropped)
+                table = table / sums
             if np.any(table == 0):
                 self._constraints.append(Factor(scope, (table > 0).astype(float)))
             split = None
@@ -132,15 +187,50 @@ class Engine:
         self.max_likely_expanded = 2
         self._likely: frozenset | None = None
         self._keepable: tuple | None = None
-        self._trees: dict[frozenset, JunctionTree] = {}
         self._cache_size = cache_size
-        self._check_paths: dict = {}
         self.dtype = np.longdouble
-        self._pseudo_memo: dict = {}
-        self._possible_memo: dict = {}  # constrained evidence -> possible (possible_rows)
-        self._seen: dict = {}  # tree keys of the patterns already run (see ``posterior``)
+        self._new_caches()
+
+    CACHE_BYTES = 256 << 20  # compiled junction trees kept, at most (as measured when stored)
+
+    def _new_caches(self) -> None:
+        self._trees = BoundedCache(self._cache_size, self.CACHE_BYTES)
+        self._check_paths = BoundedCache(256)
+        self._pseudo_memo = BoundedCache(4096)
+        self._possible_memo = BoundedCache(4096)  # constrained evidence -> possible
+
+    # cached properties rebuilt on demand (pickling drops them with the caches)
+    _DERIVED = ("mixture", "enumeration", "_leaf_fold", "_constrained", "_cause_groups",
+                "_descendants")
+
+    def __getstate__(self):
+        """A used engine pickles (Dask, Spark, multiprocessing): caches, the lock and the
+        derived kernels are dropped and rebuilt on demand."""
+        state = {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
+        for k in ("lock", "_trees", "_check_paths", "_pseudo_memo", "_possible_memo",
+                  "_answered", "_likely", "_keepable"):
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+        self._answered = set()
+        self._likely = None
+        self._keepable = None
+        self._new_caches()
+
+    @serialised
+    def clear_caches(self) -> None:
+        """Forget compiled trees and per-pattern tables (the bench times first calls)."""
+        for k in self._DERIVED:
+            self.__dict__.pop(k, None)
+        self._likely = None
+        self._keepable = None
+        self._new_caches()
 
     # ------------------------------------------------------------------------------------
+    @serialised
     def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset(),
              whole: frozenset = frozenset()) -> "JunctionTree":
         """The junction tree in which the foldable leaves in ``pattern`` keep their aux variable
@@ -150,8 +240,6 @@ class Engine:
         key = (pattern, sliced, whole)
         tree = self._trees.get(key)
         if tree is None:
-            if len(self._trees) >= self._cache_size:
-                self._trees.pop(next(iter(self._trees)))
             factors, cards = [], list(self.cards)
             for kind, scope, payload in self._specs:
                 if kind == "tab":
@@ -221,6 +309,7 @@ class Engine:
             out[i] = np.broadcast_to(vec, (batch, card)) if vec.ndim == 1 else vec
         return out
 
+    @serialised
     def check_possible(self, lik: dict[int, np.ndarray], batch: int) -> np.ndarray:
         """Boolean per case: does the evidence have positive probability?"""
         if batch == 1 and self._constraints:  # one case: remembered per distinct evidence
@@ -382,6 +471,7 @@ class Engine:
         return out
 
     @property
+    @serialised
     def likely_outer(self) -> frozenset:
         """Outer nodes that are present in at least 1 case in 8 a priori (leg pain, the
         commonest findings).
@@ -442,10 +532,11 @@ class Engine:
                         changed = True
         return frozenset(keep)
 
+    @serialised
     def posterior(self, lik: dict[int, np.ndarray], batch: int,
                   variables: list[int] | None = None, check: bool = True,
                   slice_vars=None, keep: frozenset | None = None, params: dict | None = None,
-                  reuse_trees: bool = False, enumerate: bool = True):
+                  enumerate: bool = True):
         """Marginals of ``variables`` (default: all) for a batch of likelihoods.
 
         Returns ``(marginals, log_z)``: ``{index: (batch, card)}`` and ``log P(evidence)``.
@@ -453,10 +544,7 @@ class Engine:
         out of the junction tree, which breaks the couplings through shared causes.
         ``params``: per-case noisy-OR parameters of the conditions (parameter draws, see
         :meth:`CauseEnumeration.run`); only the cause enumeration takes them, so a case it
-        declines raises ``ValueError``. ``reuse_trees``: rows that are variations of one case
-        (a diagnosis's counterfactuals) choose between the back ends as a single case does:
-        a pattern seen before gets its junction tree above the warm threshold.
-        ``enumerate=False``: junction trees only (many variations of one case: one tree runs
+        declines raises ``ValueError``. ``enumerate=False``: junction trees only (many variations of one case: one tree runs
         them all at once, see :meth:`_rows_enumerated`).
         """
         if check:
@@ -468,6 +556,7 @@ class Engine:
                 and self.use_mixture and self.mixture is not None):
             got = self.mixture.run(lik, batch, variables, max_work=self.MIXTURE_WORK)
             if got is not None:
+                self._answered.add("mixture")
                 marg, log_z = got
                 if not np.all(np.isfinite(log_z)):
                     raise ImpossibleEvidence(np.flatnonzero(~np.isfinite(log_z)))
@@ -478,22 +567,8 @@ class Engine:
         hard = frozenset(v for v, a in lik.items() if v not in self.foldable
                          and (slice_vars is None or v in slice_vars)
                          and is_hard(a))
-        key = None  # the junction tree's key, computed only where it is needed
-        max_work = None
-        if params is not None:  # per-case parameters run only in the enumeration: the caller
-            max_work = math.inf  # has weighed its cost
-        elif self.enumeration is not None and (batch == 1 or reuse_trees):
-            # Compiling a junction tree costs more than a mid-sized enumeration, running a
-            # compiled one less: a case whose pattern of answers was seen before (the
-            # dashboard reruns on every widget change) gets its tree, one seen once stays
-            # enumerated. (Batches of rows keep the enumeration's vectorised groups.)
-            key = (keep, hard, self._whole(lik, hard))
-            if key in self._trees or key in self._seen:
-                max_work = self.enumeration.MAX_WORK_WARM
-            else:
-                if len(self._seen) >= 4096:
-                    self._seen.clear()
-                self._seen[key] = None
+        # per-case parameters run only in the enumeration: the caller has weighed its cost
+        max_work = math.inf if params is not None else None
         n_pseudo = sum(1 for v in variables if v in self.foldable and v not in lik
                        and v not in keep)
         tree, keep = (self._enumeration_for(lik, batch, keep, max_work, n_pseudo) if enumerate
@@ -504,7 +579,8 @@ class Engine:
             raise ValueError("per-case parameters need the cause enumeration, which declined "
                              "these cases (too many open causes or positive findings)")
         if tree is None:
-            tree = self.tree(*(key or (keep, hard, self._whole(lik, hard))))
+            tree = self.tree(keep, hard, self._whole(lik, hard))
+        self._answered.add("junction_tree" if isinstance(tree, JunctionTree) else "enumeration")
         certain = {v: (lik[v] > 0).astype(float) for v in inner if v in hard}
         inner = [v for v in inner if v not in hard]
         pseudo, generic = {}, []
@@ -616,8 +692,6 @@ class Engine:
                     shift = (0.0 if shift is None else shift) + np.log(lik[v][:, 0])
         return {k: a for k, a in lik.items() if k not in flat}, shift
 
-    use_enumeration = True  # False: always the junction tree (tests compare the two)
-    use_mixture = True  # False: never the one-pass mixture kernel (tests compare the back ends)
     # rows x open states x Quickscore terms up to which the mixture kernel takes a call.
     # Measured on 160 sampled runners, one case, all 82 marginals: the kernel takes 0.5-2.6 ms
     # up to 1,024 and 7-12 ms at 4,096 (the engine 4-30 ms); from 8,192 the engine wins
@@ -739,7 +813,8 @@ class Engine:
         key = (y, keep, frozenset(v for v in lik if v in self.foldable))
         if key in self._pseudo_memo:
             return self._pseudo_memo[key]
-        self._pseudo_memo[key] = out = self._fold_off(y, keep, lik)
+        out = self._fold_off(y, keep, lik)
+        self._pseudo_memo[key] = out
         return out
 
     def _outer_descendants(self, y: int) -> frozenset:
@@ -782,13 +857,59 @@ class Engine:
                     vecs[parent] = vecs.get(parent, 1.0) * g
         return scalar, vecs
 
+    @serialised
+    def query(self, evidence: dict | None = None, targets=None, rows: int | None = None,
+              variations: bool = False, parameters: dict | None = None) -> Answer:
+        """Exact marginals and ``log P(evidence)``, with the back ends that answered.
+
+        Parameters
+        ----------
+        evidence : dict, optional
+            ``{variable: state name | state index | likelihood vector | (rows, states) array}``;
+            arrays give one row of evidence per case, the rest is shared by every row.
+        targets : list of str, optional
+            Variables whose marginals are wanted (default: all).
+        rows : int, optional
+            Number of rows, needed only when no evidence is an array (default 1).
+        variations : bool
+            The rows are variations of the first (a case and its candidate answers): they share
+            that row's compiled tree.
+        parameters : dict, optional
+            Per-row noisy-OR parameters of the conditions (``leak``, ``inhibitors``; the
+            uncertainty intervals' draws).
+
+        The engine alone chooses the back end, by one rule: the mixture kernel when the row's
+        open cause states times its Quickscore terms are at most ``MIXTURE_WORK``, else the cause
+        enumeration when its work is at most ``CauseEnumeration.MAX_WORK``, else the junction
+        tree compiled for the row's pattern of positive findings (cached, bounded).
+        """
+        evidence = evidence or {}
+        sizes = {len(v) for v in evidence.values() if isinstance(v, np.ndarray) and v.ndim == 2}
+        if len(sizes) > 1 or (rows is not None and sizes and sizes != {rows}):
+            raise ValueError(f"evidence arrays have different numbers of rows: {sorted(sizes)}")
+        n = sizes.pop() if sizes else (1 if rows is None else int(rows))
+        if n < 1:
+            raise ValueError(f"rows must be at least 1, got {n}")
+        names = self.variables if targets is None else list(targets)
+        for v in names:
+            if v not in self.index:
+                raise ValueError(f"unknown variable {v!r}; variables: {', '.join(self.variables)}")
+        lik = self.likelihoods(evidence, n)
+        self._answered.clear()
+        if n == 1 or parameters is not None:
+            marg, log_z = self.posterior(lik, n, [self.index[v] for v in names],
+                                         params=parameters)
+            marginals = {self.variables[i]: m for i, m in marg.items()}
+        else:
+            marginals, log_z = self.infer_batch({self.variables[i]: np.asarray(a) for i, a in
+                                                 lik.items()}, names, n=n, slice_common=variations)
+        return Answer(marginals, log_z, tuple(b for b in BACKENDS if b in self._answered))
+
     def infer(self, evidence: dict | None = None, variables: list[str] | None = None
               ) -> dict[str, np.ndarray]:
         """Single case: ``{var: state or likelihood}`` -> ``{var: marginal vector}``."""
-        lik = self.likelihoods(evidence or {}, 1)
-        idx = None if variables is None else [self.index[v] for v in variables]
-        marg, _ = self.posterior(lik, 1, idx)
-        return {self.variables[i]: m[0] for i, m in marg.items()}
+        answer = self.query(evidence, variables)
+        return {v: m[0] for v, m in answer.marginals.items()}
 
     OUTCOME_BUDGET = 1 << 21  # quickscore rows x open states x pseudo-cases per call
     # Scoring every candidate answer from one enumeration replaces a row per candidate: worth
@@ -832,6 +953,7 @@ class Engine:
 
     ROWS_MAX_ENUMERATED = 1 << 9
 
+    @serialised
     def outcomes(self, lik: dict[int, np.ndarray], candidates: list[dict],
                  variables: list[int]):
         """One case with each candidate's evidence added, from the case's own enumeration.
@@ -937,6 +1059,7 @@ class Engine:
             out_log_z[bad] = -np.inf
             for v in variables:
                 marg[v][bad] = 0.0
+        self._answered.add("enumeration")
         return marg, out_log_z, done
 
     def _cause_outcomes(self, lik: dict, candidates: list[dict], variables: list[int]):
@@ -1000,6 +1123,7 @@ class Engine:
             m = prefixes[tuple(parts)] @ table  # (rows, the condition's states)
             m[~alive] = 0.0
             marg[v][rows] = m
+        self._answered.add("enumeration")
         return marg, log_z, done
 
     @cached_property
@@ -1056,12 +1180,13 @@ class Engine:
             got = cache[v] = (parts, moved.reshape(table.shape[0], -1).T.copy())
         return got
 
+    @serialised
     def possible_rows(self, rows: list[dict]) -> np.ndarray:
         """:meth:`check_possible` for single evidence dicts ``{var: vector}``, decided once per
         distinct evidence on the variables of CPTs with zeros (remembered: the candidate answers
         of a case share it, and the dashboard asks again on every rerun)."""
         memo = self._possible_memo
-        keys, todo = [], {}
+        keys, todo, known = [], {}, {}
         constrained = self._constrained
         for row in rows:
             # (likelihoods are non-negative: a vector without a nonzero entry rules the row out;
@@ -1075,8 +1200,13 @@ class Engine:
             key = tuple(sorted((v, (vec > 0).tobytes()) for v, vec in row.items()
                                if v in constrained))
             keys.append(key)
-            if key not in memo and key not in todo:
+            if key in known or key in todo:
+                continue
+            got = memo.get(key)
+            if got is None:
                 todo[key] = row
+            else:
+                known[key] = got
         if todo:
             batch = len(todo)
             stacked = {}
@@ -1086,10 +1216,10 @@ class Engine:
                         if v not in stacked:
                             stacked[v] = np.ones((batch, self.cards[v]))
                         stacked[v][r] = vec
-            if len(memo) > 4096:
-                memo.clear()
-            memo.update(zip(todo, self._check_possible(stacked, batch).tolist()))
-        return np.array([k is not False and memo[k] for k in keys], dtype=bool)
+            decided = list(zip(todo, self._check_possible(stacked, batch).tolist()))
+            known.update(decided)
+            memo.update(decided)
+        return np.array([k is not False and known[k] for k in keys], dtype=bool)
 
     @cached_property
     def _constrained(self) -> frozenset:
@@ -1135,6 +1265,7 @@ class Engine:
     MERGE_WORK = 1 << 11  # union open states x terms per row for rows merged into one call
     MERGE_PAD = 4.0  # ... and merged work at most this many times the rows' own work
 
+    @serialised
     def infer_batch(self, likelihoods: dict[str, np.ndarray], variables: list[str] | None = None,
                     budget: int = 1 << 22, n: int | None = None, slice_common: bool = False,
                     check: bool = True):
@@ -1189,59 +1320,61 @@ class Engine:
         codes = np.packbits(positive, axis=1) if len(nodes) else np.zeros((n, 1), np.uint8)
         todo = np.ones(n, dtype=bool)
         if not slice_common and self.use_mixture and self.mixture is not None:
-            todo &= ~self._mixture_rows(arrays, n, idx, out, log_z)
+            done = self._mixture_rows(arrays, n, idx, out, log_z)
+            if done.any():
+                self._answered.add("mixture")
+            todo &= ~done
         # (variations of one case stay on junction trees sliced at what they all observe hard:
         # the enumeration would split them by their open causes into many calls; measured on
         # next-question rows early in the questionnaire, median 65 -> 41 ms)
         if not slice_common and self.use_enumeration and self.enumeration is not None:
             # rows the cause enumeration takes: grouped by their kept leaves and open causes
-            with untuned():
-                done = self._enumerate_rows(arrays, n, idx, budget, out, log_z, todo)
+            done = self._enumerate_rows(arrays, n, idx, budget, out, log_z, todo)
+            if done.any():
+                self._answered.add("enumeration")
             todo &= ~done
         _, label = np.unique(codes[todo], axis=0, return_inverse=True)
         label = label.ravel()
         rest = np.flatnonzero(todo)
         order = rest[np.argsort(label, kind="stable")]
         bounds = np.flatnonzero(np.diff(np.sort(label, kind="stable"))) + 1
-        # unrelated cases compile many trees, each run once: no timing of their steps
-        with nullcontext() if slice_common else untuned():
-            for group in np.split(order, bounds) if len(order) else []:
-                if (len(group) < self.SMALL_GROUP or not todo.all()) and not slice_common:
-                    # (rows the enumeration declined have many open causes or positives:
-                    # measured on sampled cases, a tree sliced at each row's hard answers beats
-                    # a shared unsliced tree for them)
-                    # a rare pattern: each row on its own sliced tree (small, quick to compile)
-                    # costs less than compiling the unsliced tree of the pattern for a few rows
-                    for r in group:
-                        one = {i: a[r:r + 1] for i, a in arrays.items()}
-                        try:
-                            marg, lz = self.posterior(one, 1, idx, check=False)
-                        except ImpossibleEvidence:
-                            raise ImpossibleEvidence(np.array([r])) from None
-                        for i, m in marg.items():
-                            out[self.variables[i]][r] = m[0]
-                        log_z[r] = lz[0]
-                    continue
-                keep = self._with_outer_parents(
-                    {nodes[j] for j in np.flatnonzero(positive[group[0]])})
-                tree = self.tree(keep, frozenset(), self._whole(arrays, frozenset()))
-                chunk = max(16, budget // (4 * tree.max_clique_size))
-                for start in range(0, len(group), chunk):
-                    rows = group[start:start + chunk]
-                    lik = {i: a[rows] for i, a in arrays.items()}
+        for group in np.split(order, bounds) if len(order) else []:
+            if (len(group) < self.SMALL_GROUP or not todo.all()) and not slice_common:
+                # (rows the enumeration declined have many open causes or positives:
+                # measured on sampled cases, a tree sliced at each row's hard answers beats
+                # a shared unsliced tree for them)
+                # a rare pattern: each row on its own sliced tree (small, quick to compile)
+                # costs less than compiling the unsliced tree of the pattern for a few rows
+                for r in group:
+                    one = {i: a[r:r + 1] for i, a in arrays.items()}
                     try:
-                        # unrelated rows are not sliced: trees are then shared by a whole group
-                        marg, lz = self.posterior(
-                            lik, len(rows), idx, check=False,
-                            slice_vars=None if slice_common else (), keep=keep,
-                            enumerate=not slice_common or (
-                                self.enumeration is not None and
-                                self._rows_enumerated(lik, len(rows), keep)))
-                    except ImpossibleEvidence as exc:
-                        raise ImpossibleEvidence(rows[exc.cases]) from None
+                        marg, lz = self.posterior(one, 1, idx, check=False)
+                    except ImpossibleEvidence:
+                        raise ImpossibleEvidence(np.array([r])) from None
                     for i, m in marg.items():
-                        out[self.variables[i]][rows] = m
-                    log_z[rows] = lz
+                        out[self.variables[i]][r] = m[0]
+                    log_z[r] = lz[0]
+                continue
+            keep = self._with_outer_parents(
+                {nodes[j] for j in np.flatnonzero(positive[group[0]])})
+            tree = self.tree(keep, frozenset(), self._whole(arrays, frozenset()))
+            chunk = max(16, budget // (4 * tree.max_clique_size))
+            for start in range(0, len(group), chunk):
+                rows = group[start:start + chunk]
+                lik = {i: a[rows] for i, a in arrays.items()}
+                try:
+                    # unrelated rows are not sliced: trees are then shared by a whole group
+                    marg, lz = self.posterior(
+                        lik, len(rows), idx, check=False,
+                        slice_vars=None if slice_common else (), keep=keep,
+                        enumerate=not slice_common or (
+                            self.enumeration is not None and
+                            self._rows_enumerated(lik, len(rows), keep)))
+                except ImpossibleEvidence as exc:
+                    raise ImpossibleEvidence(rows[exc.cases]) from None
+                for i, m in marg.items():
+                    out[self.variables[i]][rows] = m
+                log_z[rows] = lz
         return out, log_z
 
     def _mixture_rows(self, arrays: dict, n: int, idx: list, out: dict,

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import string
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
+
+from .bounded_cache import BoundedCache
 
 LETTERS = string.ascii_letters
 
@@ -87,7 +86,7 @@ class JunctionTree:
         self.root, self.order, self.parent = root, order, parent
         self.children = {c: [k for k in nbrs[c] if parent.get(k) == c] for c in range(len(cliques))}
         self.letters = [{v: LETTERS[k + 1] for k, v in enumerate(c)} for c in cliques]
-        self._plans: dict = {}
+        self._plans = BoundedCache(16)  # per evidence pattern and wanted marginals
 
     @cached_property
     def max_clique_size(self) -> int:
@@ -102,7 +101,8 @@ class JunctionTree:
         key = (ev_vars, wanted, pseudo is not None and tuple(pseudo))
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = Plan(self, ev_vars, wanted, pseudo)
+            plan = Plan(self, ev_vars, wanted, pseudo)
+            self._plans[key] = plan
         return plan
 
     BUDGET = 1 << 21  # clique entries per call (times the rows): bounds memory for any batch
@@ -201,19 +201,12 @@ class Plan:
     """Flat schedule of einsum steps for one tree, evidence pattern and set of wanted marginals."""
 
     SMALL = 1 << 15  # below this many entries per call, the plain C einsum beats a BLAS path
-    # A step with several batched messages has no one best executor: on the early-questionnaire
-    # trees the fastest of a flat gather and three contraction orders varied by up to 10x
-    # from step to step (c_einsum's speed depends on strides and operand count more than on
-    # flops, so a cost model did not predict it). From TUNED_MIN rows x clique entries each
-    # such step times the candidates the first time it runs at a batch-size octave and keeps
-    # the fastest, returning the fastest one's own result (so that every call agrees to the last
-    # bit); from GATHER_MIN (root cliques of thousands of entries) the gather always won, by
-    # 1.5-9x. Batches of unrelated cases run their steps untuned (see untuned). (numpy's greedy
-    # path was a fifth candidate: it won a few steps by 10-20 %, and its search cost ~1 ms.)
+    # A step with several batched messages runs as a flat gather from SMALL entries (rows x
+    # clique entries) and as one einsum below: a fixed rule, so results never depend on what
+    # ran before (the other strategies stay for the tests, which hold them all to the same sums)
     TUNED_MIN = 1 << 11
-    GATHER_MIN = 1 << 19
     STRATEGIES = ("gather", "pairs", "messages_pairs", "const_first")
-    force: str | None = None  # tests: run every tuned step with this strategy
+    force: str | None = None  # tests: run every multi-message step with this strategy
     # Gathered steps run in blocks of rows of at most BLOCK entries (1 MB arrays, which stay
     # in the processor's cache): the 6,144-entry root clique with 135 rows at once (6.6 MB
     # arrays, every product waiting on memory) took 19 ms for its four messages, in blocks of
@@ -230,8 +223,6 @@ class Plan:
         self._path_shapes: list = []  # per step: operand shapes to plan its einsum path with
         self._paths: dict[int, list] = {}
         self._gathers: dict[int, tuple] = {}  # per big step: its flat gather plan (on first use)
-        # (step, batch octave) -> (strategy, its contraction path); None: seen once, untuned
-        self._chosen: dict[tuple, tuple | None] = {}
         ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
         self.ev_slots = []
         for v in ev_vars:
@@ -375,32 +366,15 @@ class Plan:
         return out.reshape((batch,) + out_shape)
 
     def _multi(self, k: int, expr: str, ops: list, batch: int, size: int) -> np.ndarray:
-        """Step ``k`` with several batched messages, by its tuned strategy (see ``TUNED_MIN``)."""
+        """Step ``k`` with several batched messages: a flat gather when it is big, else one
+        plain einsum. The choice depends only on the step's size, never on timings, so the same
+        call gives the same bits whatever ran before."""
         if self.force is not None:
             return self._execute(self.force, self._path(self.force, expr, ops), k, expr, ops,
                                  batch)
-        if batch * size >= self.GATHER_MIN:
+        if batch * size >= self.SMALL:
             return self._gathered(k, expr, ops, batch)
-        key = (k, batch.bit_length())
-        got = self._chosen.get(key)
-        if got is not None:
-            return self._execute(*got, k, expr, ops, batch)
-        if not getattr(_tuning, "on", True) and key not in self._chosen:  # (see untuned)
-            self._chosen[key] = None
-            return self._gathered(k, expr, ops, batch) if batch * size >= self.SMALL \
-                else np.einsum(expr, *ops)
-        best = None
-        for how in self.STRATEGIES:  # (each gives the same sums, in another order)
-            path = self._path(how, expr, ops)
-            start = time.perf_counter()
-            r = self._execute(how, path, k, expr, ops, batch)
-            took = time.perf_counter() - start
-            if best is None or took < best[0]:
-                best = (took, how, path, r)
-        self._chosen[key] = best[1:3]
-        # the chosen strategy's result, so that this call and every later one agree to the
-        # last bit (strategies differ in the order of their sums: ~1e-16)
-        return best[3]
+        return np.einsum(expr, *ops)
 
     @staticmethod
     def _path(how: str, expr: str, ops: list):
@@ -497,25 +471,6 @@ class Plan:
         if log:
             return marg, z, log_scale
         return marg, z
-
-
-_tuning = threading.local()
-
-
-@contextmanager
-def untuned():
-    """Within this block (this thread), a step is timed only when it runs a second time (its
-    first run uses its default executor): a batch of unrelated cases compiles many junction
-    trees and runs most of them once, where timing every step at first use cost 29 % more
-    instructions on 300 sampled cases, and never timing them 8 % more (the big groups' trees
-    run chunk after chunk). Outside, a step is timed at its first run, which returns the
-    fastest one's own result, so repeated calls agree to the last bit."""
-    before = getattr(_tuning, "on", True)
-    _tuning.on = False
-    try:
-        yield
-    finally:
-        _tuning.on = before
 
 
 @lru_cache(maxsize=4096)

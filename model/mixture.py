@@ -98,6 +98,8 @@ class ProductMixture:
         self.cond_pos = {c: j for j, c in enumerate(self.conditions)}
         # conditions must be noisy-OR with their "off" state first (as the engine splits them)
         self.ok = not e.generic and bool(np.all(e.off == 0))
+        if not self.ok:
+            return  # not this kernel's structure (from_engine returns None)
         self.leak = e.leak.copy()
         cards = [int(self.cards[c]) for c in self.causes]
         self.offsets = np.concatenate([[0], np.cumsum(cards)]).astype(np.intp)
@@ -146,8 +148,9 @@ class ProductMixture:
         self.leaf_off = np.array(off, dtype=np.intp)
         self.leaf_leak = np.array(leak, dtype=float)
         self.leaf_q = np.array(q, dtype=float).reshape(len(leaves), k)  # (leaves, conditions)
-        if np.any(self.leaf_leak <= 0):
+        if not leaves or np.any(self.leaf_leak <= 0):
             self.ok = False
+            return
         # every leaf's links (conditions with inhibitor < 1) side by side: E[prod_j q ** k_j]
         # per component is the product over its links of (1 - s_j (1 - q_j)); tissue groups
         # take leg pain's links, group by group

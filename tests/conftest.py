@@ -54,3 +54,18 @@ def corrupt():
         assert old in text, f"test setup: {old!r} not in {name}"
         path.write_text(text.replace(old, new, 1))
     return _corrupt
+
+
+@pytest.fixture(scope="module")
+def reference_engine(network):
+    """An engine restricted to the cause enumeration and the junction tree: the reference the
+    mixture kernel's tests compare with."""
+    from model.engine import Engine
+    return Engine(network, backends=("enumeration", "junction_tree"))
+
+
+@pytest.fixture(scope="module")
+def tree_engine_only(network):
+    """An engine restricted to the general junction tree."""
+    from model.engine import Engine
+    return Engine(network, backends=("junction_tree",))

@@ -17,14 +17,23 @@ SETTINGS = dict(deadline=None, derandomize=True,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _enumeration_and_trees_only():
-    """These tests are about the cause enumeration and the junction trees: the mixture kernel
-    (model/mixture.py, tested in test_mixture.py) must not answer first."""
+@pytest.fixture(scope="module")
+def engine(reference_engine):
+    """These tests are about the cause enumeration and the junction trees: an engine without
+    the mixture kernel (model/mixture.py, tested in test_mixture.py)."""
+    return reference_engine
+
+
+_TREES: dict = {}
+
+
+def trees_for(engine):
+    """An engine on the same network restricted to the junction tree (built once)."""
     from model.engine import Engine
-    Engine.use_mixture = False
-    yield
-    Engine.use_mixture = True
+    key = id(engine.network)
+    if key not in _TREES:
+        _TREES[key] = (engine.network, Engine(engine.network, backends=("junction_tree",)))
+    return _TREES[key][1]
 
 
 def both_paths(engine, evidence):
@@ -32,19 +41,18 @@ def both_paths(engine, evidence):
     lik = engine.likelihoods(evidence, 1)
     enum, keep = engine._enumeration_for(lik, 1, engine._keep_set(engine._positive_outer(lik)))
     assert enum is not None, "the enumeration must take it"
-    # (with the pattern's junction tree compiled by an earlier example, the engine would
-    # prefer it for larger cases: keep the enumeration on trial here)
-    enum.MAX_WORK_WARM = enum.MAX_WORK
-    try:
-        got, lz = engine.posterior(lik, 1)
-    finally:
-        del enum.MAX_WORK_WARM
-    engine.use_enumeration = False
-    try:
-        ref, lz_ref = engine.posterior(lik, 1)
-    finally:
-        engine.use_enumeration = True
-    return got, lz, ref, lz_ref, keep
+    # causes and conditions by the enumeration; the findings' marginals (one pseudo-case each)
+    # by whichever back end the engine's rule picks for the full query
+    inner = [v for v in engine.variables if engine.index[v] not in engine.foldable]
+    answer = engine.query(evidence, inner)
+    assert answer.backends == ("enumeration",), answer.backends
+    everything = engine.query(evidence)
+    ref = trees_for(engine).query(evidence)
+    assert ref.backends == ("junction_tree",), ref.backends
+    got = {engine.index[v]: m for v, m in everything.marginals.items()}
+    got.update({engine.index[v]: m for v, m in answer.marginals.items()})
+    ref_m = {engine.index[v]: m for v, m in ref.marginals.items()}
+    return got, answer.log_z, ref_m, ref.log_z, keep
 
 
 @st.composite
@@ -295,11 +303,7 @@ NINE_POSITIVES = {
 @pytest.mark.parametrize("enumerate_causes", [True, False], ids=["enumeration", "tree"])
 def test_eight_findings_present_stay_exact(engine, network, enumerate_causes):
     ev = {k: np.array(v) if isinstance(v, list) else v for k, v in NINE_POSITIVES.items()}
-    engine.use_enumeration = enumerate_causes
-    try:
-        got = engine.infer(ev)
-    finally:
-        engine.use_enumeration = True
+    got = (engine if enumerate_causes else trees_for(engine)).infer(ev)
     hard, soft = split(engine, ev)
     for var in ("location_front_of_knee", "patellofemoral_pain", "doms", "bone"):
         np.testing.assert_allclose(got[var], oracle(network, var, hard, soft), atol=TOL, rtol=0,
@@ -374,51 +378,34 @@ def mid_sized_case(engine) -> dict:
     return ev
 
 
-def test_a_repeated_mid_sized_case_moves_to_its_junction_tree(network):
-    """A single case of 12,288 open cause states runs in the enumeration the first time (no
-    tree compile) and on its junction tree from the second time (the dashboard's reruns), with
-    the same answer both times."""
+def test_a_mid_sized_case_runs_the_same_way_every_time(network):
+    """A single case of 12,288 open cause states: the back end is chosen from the case alone
+    (never from what ran before), so the first and later calls take the same path and give the
+    same bits, on a fresh engine and on a used one, and its variations too."""
     from model.engine import Engine
     engine = Engine(network)  # fresh caches
     enum = engine.enumeration
     ev = mid_sized_case(engine)
     lik = engine.likelihoods(ev, 1)
     keep = engine._keep_set(engine._positive_outer(lik))
-    assert enum.MAX_WORK_WARM < enum.n_states(lik, 1, keep) <= enum.MAX_WORK
+    assert enum.n_states(lik, 1, keep) <= enum.MAX_WORK
     inner = [v for v in engine.variables if engine.index[v] not in engine.foldable]
-    first = engine.infer(ev, inner)
-    assert not engine._trees, "a pattern seen once must not compile a tree"
-    second = engine.infer(ev, inner)
-    assert engine._trees, "a repeated pattern runs on its compiled tree"
-    for v, p in first.items():
-        np.testing.assert_allclose(second[v], p, atol=TOL, rtol=0, err_msg=v)
-    # asking also for the 43 unobserved findings (a pseudo-case ratio each) makes the
-    # enumeration dearer than a compiled tree: a fresh engine compiles one at once
-    engine = Engine(network)
-    everything = engine.infer(ev)
-    assert engine._trees, "a case with many wanted pseudo-cases runs on its tree"
-    for v, p in first.items():
-        np.testing.assert_allclose(everything[v], p, atol=TOL, rtol=0, err_msg=v)
-
-
-def test_repeated_variations_of_a_case_move_to_their_junction_tree(network):
-    """Rows that vary one case (a diagnosis's healthy counterfactuals) with ``reuse_trees``:
-    enumerated the first time, on their compiled tree the second, same answer."""
-    from model.engine import Engine
-    engine = Engine(network)
-    enum = engine.enumeration
-    base = mid_sized_case(engine)
-    rows = [dict(base, hydration=s) for s in engine.states["hydration"]]
-    lik = {}
-    for i, ev in enumerate(rows):
-        for v, vec in engine.likelihoods(ev, 1).items():
-            lik.setdefault(v, np.ones((len(rows), engine.cards[v])))[i] = vec[0]
-    conditions = [engine.index[engine.variables[k]] for k in enum.conditions]
-    keep = engine._keep_set(engine._positive_outer(lik))
-    assert enum.MAX_WORK_WARM < enum.n_states(lik, len(rows), keep) <= enum.MAX_WORK
-    first, _ = engine.posterior(lik, len(rows), conditions, reuse_trees=True)
-    assert not engine._trees, "variations seen once must not compile a tree"
-    second, _ = engine.posterior(lik, len(rows), conditions, reuse_trees=True)
-    assert engine._trees, "repeated variations run on their compiled tree"
-    for v, p in first.items():
-        np.testing.assert_allclose(second[v], p, atol=TOL, rtol=0, err_msg=engine.variables[v])
+    first = engine.query(ev, inner)
+    second = engine.query(ev, inner)
+    assert first.backends == second.backends
+    for v, p in first.marginals.items():
+        np.testing.assert_array_equal(second.marginals[v], p, err_msg=v)
+    rows = [dict(ev, hydration=s) for s in engine.states["hydration"]]
+    stacked = {}
+    for i, row in enumerate(rows):
+        for v, vec in engine.likelihoods(row, 1).items():
+            stacked.setdefault(engine.variables[v],
+                               np.ones((len(rows), engine.cards[v])))[i] = vec[0]
+    a = engine.query(stacked, inner, variations=True)
+    Engine(network).query(ev)  # (another engine ran between: nothing shared)
+    b = engine.query(stacked, inner, variations=True)
+    for v, p in a.marginals.items():
+        np.testing.assert_array_equal(b.marginals[v], p, err_msg=v)
+    oracle_rows = trees_for(engine).query(stacked, inner, variations=True)
+    for v, p in a.marginals.items():
+        np.testing.assert_allclose(p, oracle_rows.marginals[v], atol=TOL, rtol=0, err_msg=v)
