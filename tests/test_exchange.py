@@ -216,9 +216,6 @@ def test_hugin_comments_and_unquoted_states(tmp_path):
     assert p[1] == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="needs issue 21: the engine's mixture kernel fails to "
-                   "build on a small network without noisy-OR links (np.concatenate of no "
-                   "arrays in model/mixture.py)")
 def test_small_foreign_network_loads_as_a_model(tmp_path):
     path = tmp_path / "hand.net"
     path.write_text(HUGIN_BY_HAND)
