@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from model import load_model
-from model import panels, summary, views
+from model import load_model, panels, summary, views
 from model.page_style import PAGE_CSS
 
 NOT_SURE = views.NOT_SURE

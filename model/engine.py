@@ -40,8 +40,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .enumeration import CauseEnumeration, is_hard, positive_or_soft
 from .bounded_cache import BoundedCache
+from .enumeration import CauseEnumeration, is_hard, positive_or_soft
 from .junction_tree import LETTERS, Factor, JunctionTree
 
 

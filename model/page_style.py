@@ -5,7 +5,8 @@ PAGE_CSS = """
 <style>
 /* phone first: nothing wider than the screen, big tap targets, no hover-only help */
 [data-testid="stHeader"] {display: none;}
-.block-container, [data-testid="stMainBlockContainer"] {padding-top: 1.2rem; padding-left: 1rem; padding-right: 1rem; max-width: 1200px;}
+.block-container, [data-testid="stMainBlockContainer"] {
+  padding-top: 1.2rem; padding-left: 1rem; padding-right: 1rem; max-width: 1200px;}
 [data-testid="stMain"] {overflow-x: hidden;}
 .stButton button, .stDownloadButton button, [data-testid="stBaseButton-segmented_control"],
 [data-testid="stBaseButton-segmented_controlActive"], [data-testid="stBaseButton-pills"],

@@ -5,8 +5,9 @@ Words and numbers come from :mod:`model.views`; nothing here calls the model.
 """
 from __future__ import annotations
 
-from .views import escape as _e
 from .views import answer_text, grade_words, in_words, percent, points, primary_source
+from .views import escape as _e
+
 
 def bar_list_html(rows, scale: float = 1.0, css_class: str = "bars") -> str:
     """Horizontal bars whose labels sit above them (they wrap on a phone).

@@ -6,7 +6,8 @@ posterior, with the most urgent rule that named it. The ranking itself stays the
 red flag is a reason to exclude a condition, not evidence that it is the most likely one.
 
 ``out_of_scope``: a finding the runner reported is *unexplained* when no condition that is at
-all plausible (posterior >= ``min_posterior``, or named by a fired red flag) produces it with probability >= ``min_likelihood``
+all plausible (posterior >= ``min_posterior``, or named by a fired red flag) produces it
+with probability >= ``min_likelihood``
 (P(finding | condition) in findings.yaml); then the leak, i.e. something outside the model,
 carries it. The thresholds are data (triage.yaml ``out_of_scope``).
 """
@@ -81,8 +82,8 @@ class ScopeCheck:
             vec = vectors.get(f.id)
             if f.id in self.ignore or vec is None or vec[0] != 0.0 or vec[1] <= 0.0:
                 continue        # only findings reported as present (hard evidence)
-            if not any(l.condition in plausible and l.p >= self.min_likelihood
-                       for l in f.links):
+            if not any(link.condition in plausible and link.p >= self.min_likelihood
+                       for link in f.links):
                 out.append(f.id)
         return out
 

@@ -27,8 +27,7 @@ import pandas as pd
 
 from ._yaml import Node
 from .knowledge import read_data_file
-from .predicates import (COMPARE, Answer, Combine, Posterior, Vocabulary,  # noqa: F401
-                         positive_answers, questions_read)
+from .predicates import COMPARE, Answer, Combine, Posterior, Vocabulary, positive_answers, questions_read  # noqa: F401
 
 LEVELS = ("self_care", "see_clinician_soon", "urgent_care")
 RANK = {level: i for i, level in enumerate(LEVELS)}

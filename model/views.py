@@ -222,7 +222,8 @@ def verdict_html(level: str, reasons, missing=(), conflict: str | None = None,
                     f"{_e(lead)}</summary><ul>{items}</ul></details>")
     if out_of_scope:
         body.append(f"<p class='scope'><b>{_e(OUT_OF_SCOPE_TITLE)}:</b> {_e(out_of_scope)}</p>")
-    return (f"<div class='verdict' id='verdict' data-testid='verdict' data-level='{'not_yet' if not_yet else level}' "
+    shown = "not_yet" if not_yet else level
+    return (f"<div class='verdict' id='verdict' data-testid='verdict' data-level='{shown}' "
             f"style='border-color:{colour};background:{background}'>"
             f"<div class='verdict-title' style='color:{colour}'><span class='verdict-icon' "
             f"style='background:{colour}'>{_e(icon)}</span>{_e(title)}</div>"

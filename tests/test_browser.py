@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_support import DESKTOP, PHONE, ROOT, horizontal_overflow, launch, settled, streamlit_server
 from playwright import sync_api
 from playwright.sync_api import expect
-
-from browser_support import (DESKTOP, PHONE, ROOT, horizontal_overflow, launch, settled,
-                             streamlit_server)
 
 expect.set_options(timeout=60_000)  # a rerun on a busy 2-core CI machine can take seconds
 SHOTS = ROOT / "docs" / "screenshots"

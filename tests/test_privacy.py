@@ -16,9 +16,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from playwright import sync_api
-
 from browser_support import ROOT, launch, settled, streamlit_server
+from playwright import sync_api
 
 MONITOR = textwrap.dedent('''
     """Record and refuse network access from this process to anything but this computer."""

@@ -98,11 +98,12 @@ def test_graded_evidence_names_its_paper(shipped):
     """A number graded strong or moderate comes from a paper or guideline: its source has a year
     or names the guideline; only expert-opinion numbers may rest on a judgement alone."""
     kb = shipped.kb
-    graded = [(f"{c.id} <- {l.cause}", l.source, l.grade) for c in kb.conditions for l in c.links]
+    graded = [(f"{c.id} <- {k.cause}", k.source, k.grade) for c in kb.conditions
+              for k in c.links]
     graded += [(f"{c.id} base_rate", c.base_rate_source, c.base_rate_grade)
                for c in kb.conditions]
-    graded += [(f"{f.id} | {l.condition}", l.source, l.grade) for f in kb.findings
-               for l in f.links]
+    graded += [(f"{f.id} | {k.condition}", k.source, k.grade) for f in kb.findings
+               for k in f.links]
     graded += [(r.id, r.source, r.grade) for r in shipped.triage_rules.rules]
     bad = [(w, s) for w, s, g in graded if g in ("strong", "moderate")
            and not (YEAR.search(s) or UNDATED_REFERENCES.search(s))]
