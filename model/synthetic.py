@@ -192,6 +192,17 @@ def sample_cases(model, n: int = 1000, seed: int = 0, missing: dict | None = Non
     stop = rng.random(n) < partial_rows
     later = [q for q in frame.columns if group_of[q] != "training"]
     frame.loc[stop, later] = None
+    # questions that do not apply to a runner (the pill for men) are not asked: left blank
+    conditional = [q for q, cond in zip(model.questions["id"], model.questions["applies_if"])
+                   if cond is not None and q in frame.columns]
+    if conditional:
+        for label, record in zip(frame.index, frame.to_dict("records")):
+            answered = {k: v for k, v in record.items()
+                        if v is not None and not (isinstance(v, float) and np.isnan(v))}
+            allowed = set(model.applicable_questions(answered))
+            drop = [q for q in conditional if q in answered and q not in allowed]
+            if drop:
+                frame.loc[label, drop] = None
     frame[TRUTH] = [";".join(c for c, t in zip(model.condition_ids, row) if t) for row in truth]
     if gold is not None:
         frame[GOLD] = gold
