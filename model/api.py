@@ -18,7 +18,6 @@ from .network import build_network, parameter_table
 from .scope import ScopeCheck, must_rule_out
 from .triage import LEVELS, RANK, Triage, TriageRules
 from .validation import (
-    answers_mapping,
     engine_evidence,
     frame_of_answers,
     probability,
@@ -160,7 +159,7 @@ class Model:
                              "remove one of the contradicting items") from None
 
     def _evidence(self, answers) -> tuple[dict, dict, dict]:
-        clean = self.intake.validate(answers_mapping(answers))
+        clean = self.intake.validate(answers)
         vectors, sources = self.intake.evidence(clean)
         return clean, vectors, sources
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from .knowledge import Knowledge, Question
 from .predicates import Vocabulary, questions_read
+from .validation import answers_mapping
 
 
 def is_unknown(value) -> bool:
@@ -100,13 +100,9 @@ class Intake:
 
     def validate(self, answers) -> dict:
         """Check every answer; return ``{question id: clean value}`` without the unknowns."""
+        answers = answers_mapping(answers)
         if answers is None:
             return {}
-        if isinstance(answers, pd.Series):
-            answers = answers.to_dict()
-        if not isinstance(answers, Mapping):
-            raise ValueError(f"answers must be a mapping of question id -> value, got "
-                             f"{type(answers).__name__}")
         clean = {}
         for qid, value in answers.items():
             if qid not in self.by_id:

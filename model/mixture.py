@@ -285,20 +285,26 @@ class ProductMixture:
         if got is None:
             sets = [self.group_links[p[1]] if isinstance(p, tuple) else self.leaf_links[p]
                     for p in products]
-            starts = np.cumsum([0] + [len(l) for l in sets[:-1]]).astype(np.intp)
+            # a leaf may have no links (every inhibitor 1): its product is 1, and reduceat would
+            # return the next link's factor for an empty segment, so only non-empty ones go in
+            lengths = np.array([len(l) for l in sets], dtype=np.intp)
+            starts = np.cumsum(np.concatenate([[0], lengths[:-1]])).astype(np.intp)
+            filled = lengths > 0
             links = np.concatenate(sets).astype(np.intp)
-            got = (self.link_cond[links], self.link_comp[links][:, None], starts)
+            got = (self.link_cond[links], self.link_comp[links][:, None], starts[filled], filled)
             self._link_plans[products] = got
         return got
 
     def _expected(self, share, products: tuple):
         """``E[prod_j q ** k_j]`` in every component for each of ``products``:
         ``(products, rows, terms, states)``, products of positive factors (exact to rounding)."""
-        conds, comp_q, starts = self._product_plan(products)
+        conds, comp_q, starts, filled = self._product_plan(products)
         flat = share.reshape(share.shape[0], -1)
-        factors = 1.0 - flat[conds] * comp_q
-        return np.multiply.reduceat(factors, starts, axis=0).reshape(
-            (len(products),) + share.shape[1:])
+        out = np.ones((len(products), flat.shape[1]), dtype=flat.dtype)
+        if len(starts):
+            factors = 1.0 - flat[conds] * comp_q
+            out[filled] = np.multiply.reduceat(factors, starts, axis=0)
+        return out.reshape((len(products),) + share.shape[1:])
 
     # ------------------------------------------------------------------------------------
     def evidence_matrix(self, lik: dict[int, np.ndarray], batch: int) -> np.ndarray:

@@ -5,7 +5,8 @@ Words and numbers come from :mod:`model.views`; nothing here calls the model.
 """
 from __future__ import annotations
 
-from .views import answer_text, grade_words, in_words, percent, points, primary_source
+from .views import (answer_text, grade_words, in_words, percent, points, primary_source,
+                    rounds_to_zero_points)
 from .views import escape as _e
 
 
@@ -61,7 +62,8 @@ def risk_factor_rows(causes) -> list[dict]:
     ``causes``: ``Diagnosis.causes``. The bar is the factor's contribution in percentage points
     of the chance of leg pain on future runs; factors left unanswered are not drawn.
     """
-    raising = causes[causes["reported"] & (causes["contribution"] >= 0.0005)]
+    shown = causes["contribution"].map(lambda c: c > 0 and not rounds_to_zero_points(c))
+    raising = causes[causes["reported"] & shown.astype(bool)]
     raising = raising.sort_values("contribution", ascending=False, kind="stable")
     return [dict(label=f"{r.label}: {r.state}", value=float(r.contribution),
                  text=f"{points(r.contribution)} of risk", colour="#1565c0")
@@ -84,7 +86,7 @@ NETWORK_NOTE = ("Causes (left) make conditions more likely, conditions cause wha
 
 def in_pain(pain_probability: float) -> bool:
     """Whether the answers already say the runner is in pain (then no 'chance of pain')."""
-    return pain_probability >= 0.995
+    return percent(pain_probability) in ("100%", ">99%")
 
 
 def risk_factors_note(causes, any_shown: bool) -> str:

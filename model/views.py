@@ -81,7 +81,7 @@ def mini_verdict_html(level: str, not_yet: bool) -> str:
 def question_reason(row) -> str:
     """Why the guided mode asks this question now, in words (from a question-plan row)."""
     p = float(row.get("p_change_triage", 0) or 0)
-    if p >= 0.005:
+    if in_words(p) != "fewer than 1 in 100":
         return (f"Asked now because your answer could change where you should seek care "
                 f"({in_words(p)} runners like you would get different advice).")
     return "Asked now because it tells most about what the pain is."
@@ -90,24 +90,33 @@ def question_reason(row) -> str:
 # ------------------------------------------------------------------------ numbers in words
 def percent(p: float) -> str:
     """A probability as a percentage a runner reads at a glance ('<1%' rather than '0%')."""
-    if p <= 0:
-        return "0%"
-    if p < 0.005:
+    text = f"{p:.0%}"
+    if p > 0 and text == "0%":
         return "<1%"
-    if p > 0.995 and p < 1:
+    if p < 1 and text == "100%":
         return ">99%"
-    return f"{p:.0%}"
+    return text
 
 
 def in_words(p: float) -> str:
-    """A probability as a natural frequency: 'about 3 in 10', 'about 1 in 40'."""
-    if p >= 0.995:
+    """A probability as a natural frequency: 'about 3 in 10', 'about 1 in 40'.
+
+    The wording follows the rounding: 'almost all' where the percentage would read 100%,
+    'in 10' while 1 / p rounds to 10 or fewer, 'fewer than 1 in 100' once it rounds past 100.
+    """
+    if percent(p) in ("100%", ">99%"):
         return "almost all"
-    if p >= 0.095:
+    one_in = math.floor(1 / p + 0.5) if p > 0 else math.inf
+    if one_in <= 10:
         return f"about {max(1, min(9, math.floor(p * 10 + 0.5)))} in 10"
-    if p >= 0.01:
-        return f"about 1 in {math.floor(1 / p + 0.5)}"
+    if one_in <= 100:
+        return f"about 1 in {one_in}"
     return "fewer than 1 in 100"
+
+
+def rounds_to_zero_points(x: float) -> bool:
+    """Whether a difference of probabilities would read '+0.0 points' (too small to show)."""
+    return points(x) in ("+0.0 points", "-0.0 points")
 
 
 def points(x: float) -> str:
