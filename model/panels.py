@@ -5,8 +5,7 @@ Words and numbers come from :mod:`model.views`; nothing here calls the model.
 """
 from __future__ import annotations
 
-from .views import (answer_text, grade_words, in_words, percent, points, primary_source,
-                    rounds_to_zero_points)
+from .views import answer_text, grade_words, in_words, percent, points, primary_source, rounds_to_zero_points
 from .views import escape as _e
 
 
