@@ -364,6 +364,7 @@ class Model:
         for label, rec in zip(part.index, records):
             try:
                 clean, vec, _ = self._evidence(rec)
+                check_applicable(self, clean)  # the same contract as diagnose
             except ValueError as exc:
                 raise ValueError(f"row {label!r}: {exc}") from None
             cleans.append(clean)

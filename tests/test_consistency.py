@@ -2,7 +2,10 @@
 rules-only triage still works, and explain_conflict says what to change in plain words."""
 import re
 
+import pandas as pd
 import pytest
+
+from model.evaluation import load_cases
 
 MALE_PILL = {"sex": "male", "hormonal_contraception": True, "swelling": True,
              "pain_location": "calf", "breathless_or_chest_pain": True}
@@ -41,6 +44,22 @@ def test_applicable_questions_follow_applies_if(model):
 def test_diagnose_refuses_a_question_that_does_not_apply(model):
     with pytest.raises(ValueError, match="hormonal_contraception.*sex"):
         model.diagnose({"sex": "male", "hormonal_contraception": False})
+
+
+def test_diagnose_many_refuses_a_row_with_a_question_that_does_not_apply(model):
+    frame = pd.DataFrame([{"sex": "female", "hormonal_contraception": True},
+                          {"sex": "male", "hormonal_contraception": False}],
+                         index=["anna", "ben"])
+    with pytest.raises(ValueError, match="row 'ben'.*hormonal_contraception.*sex"):
+        model.diagnose_many(frame)
+    fine = model.diagnose_many(frame.iloc[:1])      # the applicable row alone is diagnosed
+    assert fine.index.tolist() == ["anna"]
+
+
+def test_the_shipped_cases_ask_only_questions_that_apply(model, data_dir):
+    cases = load_cases(data_dir / "cases.csv")
+    answers = cases[[c for c in cases.columns if c in set(model.questions["id"])]]
+    assert len(model.diagnose_many(answers)) == len(cases)
 
 
 def test_triage_still_shows_the_red_flags_on_answers_diagnose_rejects(model):
