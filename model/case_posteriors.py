@@ -61,7 +61,7 @@ def case_posteriors(model, vectors: dict) -> CasePosteriors:
     Raises :class:`model.engine.ImpossibleEvidence` when the case itself has probability zero.
     """
     candidates = explain.risky_causes(model, vectors)
-    kernel = model.engine.mixture
+    kernel = model.engine.mixture if model.engine.use_mixture else None
     if kernel is not None:
         got = _by_mixture(model, kernel, vectors, candidates)
         if got is not None:

@@ -27,8 +27,8 @@ enumeration** (:mod:`model.enumeration`: sums over the joint states of the cause
 leave open, no compile, float64, all terms positive, a fired-state pass for rare positive
 findings) when that is cheap (open states x Quickscore rows x fired states within
 ``CauseEnumeration.MAX_WORK``), else on a **junction tree** compiled for its pattern and cached.
-``Engine.use_mixture = False`` and ``Engine.use_enumeration = False`` switch the first two off
-(the tests hold each back end to the oracle).
+``Engine(network, backends=(...))`` restricts an engine to some of them (the junction tree is
+always allowed); the tests hold each back end to the oracle that way.
 """
 from __future__ import annotations
 
@@ -112,8 +112,6 @@ class Engine:
         if unknown:
             raise ValueError(f"unknown back end(s) {sorted(unknown)}; choose from {BACKENDS}")
         self.backends = tuple(b for b in BACKENDS if b in backends or b == "junction_tree")
-        self.use_mixture = "mixture" in self.backends  # (set from ``backends``)
-        self.use_enumeration = "enumeration" in self.backends
         self.lock = threading.RLock()
         self.network = network
         self._answered: set = set()  # back ends used by the current call (under the lock)
@@ -338,6 +336,16 @@ class Engine:
             path = self._check_paths[expr] = np.einsum_path(expr, *ops, optimize="greedy")[0]
         # 0/1 tables: the sum counts consistent configurations, exact in floating point
         return ok & (np.einsum(expr, *ops, optimize=path) > 0)
+
+    @property
+    def use_mixture(self) -> bool:
+        """Whether this engine may use the mixture kernel (fixed by ``backends``)."""
+        return "mixture" in self.backends
+
+    @property
+    def use_enumeration(self) -> bool:
+        """Whether this engine may use the cause enumeration (fixed by ``backends``)."""
+        return "enumeration" in self.backends
 
     @cached_property
     def mixture(self):

@@ -65,6 +65,15 @@ def reference_engine(network):
 
 
 @pytest.fixture(scope="module")
+def reference_model():
+    """The shipped model on an engine without the mixture kernel (the cause enumeration and the
+    junction tree): what the kernel's fast paths are compared with."""
+    from model.api import Model
+    from model.knowledge import load_knowledge
+    return Model(load_knowledge(), backends=("enumeration", "junction_tree"))
+
+
+@pytest.fixture(scope="module")
 def tree_engine_only(network):
     """An engine restricted to the general junction tree."""
     from model.engine import Engine

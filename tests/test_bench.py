@@ -6,6 +6,7 @@ import numpy as np
 
 from bench import ceiling
 from bench.run import case_evidence, stack
+from model.engine import Engine
 from model.enumeration import CauseEnumeration
 from model.junction_tree import JunctionTree
 from model.mixture import ProductMixture
@@ -17,15 +18,12 @@ def test_kernel_counter_counts_all_three_kernels_and_changes_no_result(model):
     lik = stack(model, case_evidence(model, sample_cases(model, 12, seed=4)))
     before = engine.infer_batch(lik)
     kernels = (JunctionTree._run_rows, CauseEnumeration._run_rows, ProductMixture._components)
+    without_kernel = Engine(model.network, backends=("enumeration", "junction_tree"))
+    trees_only = Engine(model.network, backends=("junction_tree",))
     with ceiling.KernelCounter() as counter:
         during = engine.infer_batch(lik)
-        engine.use_mixture = False  # the same rows on the other two back ends
-        try:
-            engine.infer_batch(lik)
-            engine.use_enumeration = False  # one case on a junction tree, whatever its size
-            engine.infer_batch({k: a[:1] for k, a in lik.items()})
-        finally:
-            engine.use_enumeration = engine.use_mixture = True
+        without_kernel.infer_batch(lik)  # the same rows on the other two back ends
+        trees_only.infer_batch({k: a[:1] for k, a in lik.items()})  # one case on a tree
     assert (JunctionTree._run_rows, CauseEnumeration._run_rows,
             ProductMixture._components) == kernels
     assert min(counter.calls.values()) > 0, counter.calls
@@ -57,3 +55,16 @@ def test_diagnose_split_restores_the_model(model):
     assert again.triage.level == expected.triage.level
     np.testing.assert_allclose(again.conditions.values, expected.conditions.values, rtol=0,
                                atol=1e-12)
+
+
+def test_realistic_bench_reports_every_call_against_its_target(capsys):
+    """bench/realistic.py (the dashboard's users, timed) runs and reports each public call with
+    first-call and warm percentiles, its target, and whether repeats gave the same bits."""
+    from bench import realistic
+    realistic.main(["--cases", "3", "--interval-cases", "1", "--rows", "40"])
+    out = capsys.readouterr().out
+    for call in realistic.TARGETS:
+        row = next(line for line in out.splitlines() if line.startswith(f"| {call} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[5] in ("met", "not met") and cells[6].isdigit(), row
+    assert "rows/s" in out and "chunk=7" in out

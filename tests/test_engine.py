@@ -65,12 +65,10 @@ def check_against_oracle(engine, network, hard, soft, queried):
 
 
 @pytest.fixture(params=["mixture first", "trees and enumeration"])
-def paths(request, engine):
-    """The engine as it runs (the mixture kernel takes the cases it can), and without the
-    mixture kernel, so that the other back ends are held to the oracle too."""
-    engine.use_mixture = request.param == "mixture first"
-    yield engine
-    engine.use_mixture = True
+def paths(request, engine, reference_engine):
+    """The engine as it runs (the mixture kernel takes the cases it can), and one built without
+    the mixture kernel, so that the other back ends are held to the oracle too."""
+    return engine if request.param == "mixture first" else reference_engine
 
 
 @settings(max_examples=10, **SETTINGS)
@@ -113,8 +111,7 @@ def test_common_positive_findings_kept_in_float64_stay_exact(network, data):
     """Several common findings present (more than are expanded): their junction tree runs in
     float64, not extended precision (their signed terms cancel little); still exact."""
     from model.engine import Engine
-    engine = Engine(network)
-    engine.use_enumeration = False
+    engine = Engine(network, backends=("mixture", "junction_tree"))
     common = sorted(engine.variables[v] for v in engine._keepable_likely)
     positives = data.draw(st.lists(st.sampled_from(common), unique=True, min_size=3,
                                    max_size=6))

@@ -70,10 +70,7 @@ def test_engine_trees_are_valid_clique_trees(engine):
 @pytest.fixture()
 def tree_engine(network):
     from model.engine import Engine
-    engine = Engine(network)
-    engine.use_enumeration = False
-    engine.use_mixture = False
-    return engine
+    return Engine(network, backends=("junction_tree",))
 
 
 def test_every_step_strategy_equals_plain_einsum(tree_engine, monkeypatch):

@@ -20,13 +20,11 @@ SETTINGS = dict(deadline=None, derandomize=True,
 
 @pytest.fixture(scope="module")
 def kernel(engine):
-    """The kernel, called directly; ``engine.infer`` (the reference) runs without it, on the
-    junction trees and the cause enumeration."""
+    """The kernel, called directly; the reference is ``reference_engine`` (an engine built
+    without it: the junction trees and the cause enumeration)."""
     got = engine.mixture
     assert got is not None, "the shipped network is layered causes -> conditions -> leaves"
-    engine.use_mixture = False
-    yield got
-    engine.use_mixture = True
+    return got
 
 
 def names(engine, kernel):
@@ -75,12 +73,13 @@ def kernel_evidence(draw, engine, kernel, max_causes=21, max_leaves=10):
 
 @settings(max_examples=25, **SETTINGS)
 @given(data=st.data())
-def test_every_marginal_matches_the_engine_and_pgmpy(engine, kernel, network, data):
+def test_every_marginal_matches_the_engine_and_pgmpy(engine, kernel, network, data,
+                                                     reference_engine):
     hard, soft = data.draw(kernel_evidence(engine, kernel))
     evidence = {**hard, **soft}
     got = run_one(engine, kernel, evidence)
     try:
-        ref = engine.infer(evidence)
+        ref = reference_engine.infer(evidence)
     except ImpossibleEvidence:
         if got is not None:
             assert got[1] == -np.inf, "an impossible case must have log Z = -inf"
@@ -99,7 +98,8 @@ def test_every_marginal_matches_the_engine_and_pgmpy(engine, kernel, network, da
                                    rtol=0, err_msg=f"{var} | hard={hard} soft={soft}")
 
 
-def test_sampled_runners_are_answered_exactly_and_mostly_by_the_kernel(model):
+def test_sampled_runners_are_answered_exactly_and_mostly_by_the_kernel(model,
+                                                                       reference_engine):
     from model.synthetic import sample_cases
     engine, kernel = model.engine, model.engine.mixture
     frame = sample_cases(model, 60, seed=4)
@@ -111,11 +111,7 @@ def test_sampled_runners_are_answered_exactly_and_mostly_by_the_kernel(model):
         if got is None:
             continue
         answered += 1
-        engine.use_mixture = False  # the reference: the other back ends
-        try:
-            ref = engine.infer(vectors)
-        finally:
-            engine.use_mixture = True
+        ref = reference_engine.infer(vectors)  # the reference: the other back ends
         for var, p in ref.items():
             np.testing.assert_allclose(got[0][var], p, atol=TOL, rtol=0, err_msg=var)
     # the kernel is the dashboard's fast path: it must take the usual case
@@ -124,7 +120,8 @@ def test_sampled_runners_are_answered_exactly_and_mostly_by_the_kernel(model):
 
 @settings(max_examples=6, **SETTINGS)
 @given(data=st.data())
-def test_many_rare_positive_findings_are_exact_or_declined(engine, kernel, network, data):
+def test_many_rare_positive_findings_are_exact_or_declined(engine, kernel, network, data,
+                                                          reference_engine):
     """Signed Quickscore terms cancel: the kernel must switch to extended precision or decline,
     never return a float64 result that lost digits."""
     causes, leaves = names(engine, kernel)
@@ -139,16 +136,16 @@ def test_many_rare_positive_findings_are_exact_or_declined(engine, kernel, netwo
     marg, log_z = got
     if log_z == -np.inf:
         with pytest.raises(ImpossibleEvidence):
-            engine.infer(hard)
+            reference_engine.infer(hard)
         return
-    ref = engine.infer(hard)
+    ref = reference_engine.infer(hard)
     for var, p in ref.items():
         np.testing.assert_allclose(marg[var], p, atol=TOL, rtol=0, err_msg=var)
     var = data.draw(st.sampled_from([v for v in f + causes if v not in hard]))
     np.testing.assert_allclose(marg[var], oracle(network, var, hard, {}), atol=TOL, rtol=0)
 
 
-def test_extended_precision_is_used_when_float64_would_cancel(engine, kernel):
+def test_extended_precision_is_used_when_float64_would_cancel(engine, kernel, reference_engine):
     """Rare findings present with no condition to explain them: three cancel past float64's
     bound but within extended precision's (the kernel must take the longdouble pass and stay
     exact); four cancel past both (it must decline)."""
@@ -166,7 +163,7 @@ def test_extended_precision_is_used_when_float64_would_cancel(engine, kernel):
     assert kernel._solve(setup, slice(None)).h.dtype == np.longdouble
     got = run_one(engine, kernel, evidence)
     assert got is not None
-    ref = engine.infer(evidence)
+    ref = reference_engine.infer(evidence)
     for var, p in ref.items():
         np.testing.assert_allclose(got[0][var], p, atol=TOL, rtol=0, err_msg=var)
     more = {**known, **{v: "present" for v in rarest[-4:]}}
@@ -186,7 +183,7 @@ def test_declines_evidence_on_conditions_and_groups(engine, kernel):
     assert kernel.run(lik, 1, pain) is not None
 
 
-def test_impossible_rows_are_flagged_not_numbers(engine, kernel):
+def test_impossible_rows_are_flagged_not_numbers(engine, kernel, reference_engine):
     """A man on the contraceptive pill has probability zero: log Z is -inf, marginals are
     zeros (never NaN), and the other rows are unaffected."""
     known = {engine.variables[c]: 0 for c in kernel.causes}
@@ -199,7 +196,7 @@ def test_impossible_rows_are_flagged_not_numbers(engine, kernel):
     assert log_z[0] == -np.inf and np.isfinite(log_z[1])
     for v, m in marg.items():
         assert np.all(m[0] == 0.0) and np.all(np.isfinite(m))
-    ref = engine.infer({**known, "sex": "female", "hormonal_contraception": "present"})
+    ref = reference_engine.infer({**known, "sex": "female", "hormonal_contraception": "present"})
     for var, p in ref.items():
         np.testing.assert_allclose(marg[engine.index[var]][1], p, atol=TOL, rtol=0)
 
@@ -228,7 +225,7 @@ def variations(draw, engine, kernel):
 
 @settings(max_examples=20, **SETTINGS)
 @given(data=st.data())
-def test_variations_match_the_engine_row_by_row(engine, kernel, data):
+def test_variations_match_the_engine_row_by_row(engine, kernel, data, reference_engine):
     base, rows = data.draw(variations(engine, kernel))
     x = np.concatenate([kernel.evidence_matrix(engine.likelihoods(r, 1), 1)
                         for r in [base] + rows])
@@ -240,7 +237,7 @@ def test_variations_match_the_engine_row_by_row(engine, kernel, data):
     first, present, log_z, pain = got
     for n, row in enumerate([base] + rows):
         try:
-            ref = engine.infer(row)
+            ref = reference_engine.infer(row)
         except ImpossibleEvidence:
             assert log_z[n] == -np.inf, n
             continue
@@ -251,7 +248,7 @@ def test_variations_match_the_engine_row_by_row(engine, kernel, data):
             assert have == pytest.approx(want, abs=TOL), (n, engine.variables[c])
         # the prospective risk: the same row with the cause answers only
         causes_only = {k: v for k, v in row.items() if engine.index[k] in kernel.cause_pos}
-        ref_pain = engine.infer(causes_only)["leg_pain"][1]
+        ref_pain = reference_engine.infer(causes_only)["leg_pain"][1]
         assert pain[n] == pytest.approx(ref_pain, abs=TOL), n
 
 
@@ -262,7 +259,8 @@ def test_variations_need_the_same_answers_below_the_causes(engine, kernel):
 
 
 # ------------------------------------------------------------------- the diagnosis uses it
-def test_diagnose_takes_the_fast_path_and_equals_the_engine_path(model, monkeypatch):
+def test_diagnose_takes_the_fast_path_and_equals_the_engine_path(model, reference_model,
+                                                                 monkeypatch):
     """Every number of a diagnosis is the same whichever path computed it; a full runner's
     diagnosis does not touch the general engine."""
     from model import case_posteriors as cp
@@ -280,11 +278,7 @@ def test_diagnose_takes_the_fast_path_and_equals_the_engine_path(model, monkeypa
         fast += 1
         if typical is None and len(answers) > 30:
             typical = answers
-        model.engine.use_mixture = False  # the reference: trees and enumeration only
-        try:
-            ref = cp._by_engine(model, vectors, candidates)
-        finally:
-            model.engine.use_mixture = True
+        ref = cp._by_engine(reference_model, vectors, candidates)  # trees and enumeration
         assert got.risky == ref.risky and got.lead == ref.lead
         for k, p in ref.present.items():
             assert got.present[k] == pytest.approx(p, abs=TOL), k
@@ -305,17 +299,19 @@ def test_diagnose_takes_the_fast_path_and_equals_the_engine_path(model, monkeypa
     assert d.triage.level in ("self_care", "see_clinician_soon", "urgent_care")
 
 
-def test_diagnose_falls_back_when_the_kernel_declines(model, monkeypatch):
+def test_diagnose_falls_back_when_the_kernel_declines(model, reference_model, monkeypatch):
     from model import case_posteriors as cp
     answers = {"sex": "female", "pain_location": "shin", "tenderness": "pinpoint_bone"}
     ref = model.diagnose(answers)
+    without_kernel = reference_model.diagnose(answers)   # an engine built without the kernel
     monkeypatch.setattr(cp, "_by_mixture", lambda *a, **k: None)
-    monkeypatch.setattr(model.engine, "use_mixture", False)
-    d = model.diagnose(answers)
-    np.testing.assert_allclose(d.conditions.to_numpy(), ref.conditions.to_numpy(), atol=TOL)
-    assert list(d.conditions.index) == list(ref.conditions.index)
-    np.testing.assert_allclose(d.causes["contribution"], ref.causes["contribution"], atol=TOL)
-    assert d.triage == ref.triage and d.advice == ref.advice
+    declined = model.diagnose(answers)                    # the kernel declines this case
+    for d in (without_kernel, declined):
+        np.testing.assert_allclose(d.conditions.to_numpy(), ref.conditions.to_numpy(), atol=TOL)
+        assert list(d.conditions.index) == list(ref.conditions.index)
+        np.testing.assert_allclose(d.causes["contribution"], ref.causes["contribution"],
+                                   atol=TOL)
+        assert d.triage == ref.triage and d.advice == ref.advice
 
 
 def test_cause_marginals_without_the_one_hot_matrix_and_a_bounded_grid_cache(engine, kernel,
