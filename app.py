@@ -250,11 +250,12 @@ def section_all_questions(questions: pd.DataFrame, applicable: set) -> None:
 def next_question(m, questions: pd.DataFrame, case: Case, applicable: set):
     """The guided mode's next question (a plan row) and whether the stop rule says stop.
 
-    Warning signs first, in the model's order; then the rest, until no answer left could
-    change where to seek care.
+    Warning signs first, most urgent first, each once the model knows it applies
+    (``model.guided_candidates``), in the model's order; then the rest, until no answer left
+    could change where to seek care.
     """
     skipped = st.session_state.setdefault("skipped", set())
-    signs = [s.question for s in case.missing if s.question not in skipped]
+    signs = m.guided_candidates(case.answers, skip=skipped) if case.missing else []
     if signs:
         ranking, _ = question_plan(as_key(case.answers), tuple(signs))
         if not ranking.empty:

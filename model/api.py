@@ -506,6 +506,16 @@ class Model:
         questions = question_ids("questions", questions, self.intake.by_id)
         return next_questions(self, answers, k, questions)
 
+    def guided_candidates(self, answers: dict | None = None, skip=()) -> list[str]:
+        """The questions the guided questionnaire asks its next warning sign from: the open
+        warning signs of the most urgent level, or the questions that decide whether they
+        apply (where it hurts, ...); ``skip``: questions the runner left "not sure". Empty once
+        every applicable warning sign is answered or skipped. See
+        :func:`model.questioning.guided_candidates`."""
+        from .questioning import guided_candidates
+        skip = question_ids("skip", skip, self.intake.by_id) or []
+        return guided_candidates(self, answers, skip)
+
     def question_plan(self, answers: dict | None = None, questions=None):
         """Every unanswered question scored, each possible answer, and the stop rule.
 

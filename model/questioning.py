@@ -293,3 +293,32 @@ def next_questions(model, answers, k: int | None = 3, questions=None) -> pd.Data
     out = p.ranking if k is None else p.ranking.head(int(k)).copy()
     out.attrs.update(stop=p.stop, triage_level=p.triage_level)
     return out
+
+
+def guided_candidates(model, answers, skip=()) -> list[str]:
+    """The questions the guided questionnaire picks its next warning-sign question from (the
+    question plan ranks them); empty once every applicable warning sign is answered or skipped.
+
+    Warning signs are asked most urgent first: the candidates are the open signs whose answer
+    could lead to the most urgent level still open (``Triage.missing``), so "call 999" signs
+    never wait behind "see a GP" ones. A sign whose ``applies_if`` is not decided yet (the
+    Ottawa bone points before the runner said where it hurts; the hop test before whether they
+    can take four steps) waits for the questions that decide it: while such a sign is among the
+    most urgent and no decided sign is, those deciding questions are the candidates. A deciding
+    question the runner left "not sure" (in ``skip``) no longer holds the sign back.
+    """
+    from .predicates import questions_read
+    clean = model.intake.validate(answers)
+    skip = set(skip)
+    missing = [s for s in model.triage(clean).missing if s.question not in skip]
+    if not missing:
+        return []
+    top = max(LEVEL_RANK[s.level] for s in missing)
+    signs = [s.question for s in missing if LEVEL_RANK[s.level] == top]
+    rules = model.intake.applies_if
+    decided = [q for q in signs if q not in rules or rules[q].maybe(clean) is not None]
+    if decided:
+        return decided
+    gates = [g for q in signs for g in sorted(questions_read(rules[q]))
+             if g not in clean and g not in skip]
+    return list(dict.fromkeys(gates)) or signs

@@ -290,8 +290,9 @@ def guided_question(at: AppTest, model) -> str:
 
 def test_guided_mode_asks_warning_signs_first_in_the_models_order(app, model):
     qid = guided_question(app, model)
-    signs = [s.question for s in model.triage({}).missing]
+    signs = model.guided_candidates({})
     assert qid == model.next_questions({}, k=1, questions=signs)["question"].iloc[0]
+    assert model.questions.set_index("id").loc[qid, "warning_sign"]
     assert RESULT not in [s.value for s in app.subheader]  # no result before the stop rule
 
 
