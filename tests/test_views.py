@@ -13,7 +13,8 @@ def test_percent_never_reads_zero_or_certain_when_it_is_not(p, text):
 @pytest.mark.parametrize("p, words", [(0, "fewer than 1 in 100"), (0.004, "fewer than 1 in 100"),
                                       (0.01, "about 1 in 100"), (0.025, "about 1 in 40"),
                                       (0.09, "about 1 in 11"), (0.1, "about 1 in 10"),
-                                      (0.3, "about 3 in 10"), (0.97, "about 9 in 10"),
+                                      (0.3, "about 3 in 10"), (0.94, "about 9 in 10"),
+                                      (0.95, "more than 9 in 10"), (0.994, "more than 9 in 10"),
                                       (0.999, "almost all"), (1, "almost all")])
 def test_natural_frequencies_follow_the_rounding(p, words):
     assert in_words(p) == words
@@ -25,6 +26,8 @@ def test_natural_frequencies_never_go_down_as_the_probability_rises():
             return 0
         if words == "almost all":
             return 1
+        if words == "more than 9 in 10":
+            return 0.95
         n, d = words.removeprefix("about ").split(" in ")
         return int(n) / int(d)
     ranks = [rank(in_words(i / 10000)) for i in range(10001)]
