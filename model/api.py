@@ -76,6 +76,7 @@ class Model:
         self.advice_book = AdviceBook.load(kb.path, kb)
         self.scope_check = ScopeCheck.load(kb.path, kb)
         self.condition_ids = [c.id for c in kb.conditions]
+        self._serious = frozenset(c.id for c in kb.conditions if c.serious)
         self.cause_ids = [c.id for c in kb.causes]
         self.group_ids = [g.id for g in kb.pain.groups]
         self.labels = {node: kb.label(node) for node in kb.states}
@@ -216,7 +217,7 @@ class Model:
                                           vectors)
         advice = self.advice_book.choose(list(zip(ranked_ids.tolist(), cond_p[order].tolist())),
                                          reported_risk, clean, triage)
-        rule_out = must_rule_out(triage, conditions, self.labels)
+        rule_out = must_rule_out(triage, conditions, self.labels, self._serious)
         unexplained = self.scope_check.unexplained(self.kb, vectors, present, rule_out.index)
         return Diagnosis(answers=clean, triage=triage, conditions=conditions, causes=causes,
                          pain_probability=float(present["leg_pain"]), advice=advice,

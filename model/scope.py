@@ -1,8 +1,11 @@
 """Conditions a fired red flag points at (must be ruled out) and presentations outside what the
 model covers.
 
-``must_rule_out``: every condition named (``suspects:``) by a fired red-flag rule, whatever its
-posterior, with the most urgent rule that named it. The ranking itself stays the posterior: a
+``must_rule_out``: every must-not-miss condition (``serious: true`` in conditions.yaml) named
+(``suspects:``) by a fired red-flag rule, whatever its posterior, with the most urgent rule that
+named it. A rule may also name common conditions (a pop points at a strain as well as at a
+rupture): those stay in the ranking, where they belong, not in a list headed "must be ruled
+out". The ranking itself stays the posterior: a
 red flag is a reason to exclude a condition, not evidence that it is the most likely one.
 
 ``out_of_scope``: a finding the runner reported is *unexplained* when no condition that is at
@@ -22,15 +25,17 @@ from .triage import GRADES, RANK, Triage
 MUST_RULE_OUT_COLUMNS = ["label", "posterior", "rank", "rule", "level", "reason"]
 
 
-def must_rule_out(triage: Triage, conditions: pd.Series, labels: dict) -> pd.DataFrame:
-    """One row per condition named by a fired red-flag rule, most urgent first then by
-    posterior (``conditions``: posteriors sorted descending)."""
+def must_rule_out(triage: Triage, conditions: pd.Series, labels: dict,
+                  serious=None) -> pd.DataFrame:
+    """One row per must-not-miss condition named by a fired red-flag rule, most urgent first
+    then by posterior (``conditions``: posteriors sorted descending; ``serious``: the ids of
+    the must-not-miss conditions, default every condition)."""
     rows = {}
     for r in triage.reasons:           # most urgent first already
         if not r.red_flag:
             continue
         for c in r.conditions:
-            if c not in rows:
+            if c not in rows and (serious is None or c in serious):
                 rows[c] = dict(label=labels.get(c, c), posterior=float(conditions[c]),
                                rank=int(conditions.index.get_loc(c)) + 1, rule=r.rule,
                                level=r.level, reason=r.text)

@@ -6,13 +6,16 @@ from model.scope import MUST_RULE_OUT_COLUMNS
 from model.triage import RANK
 
 
-def test_must_rule_out_lists_every_condition_a_fired_red_flag_names(model):
+def test_must_rule_out_lists_every_must_not_miss_condition_a_fired_red_flag_names(model):
     d = model.diagnose({"pain_location": "calf", "swelling": True, "warmth_redness": True,
                         "both_legs": False, "tearing_or_pop": True})
     frame = d.must_rule_out
     assert list(frame.columns) == MUST_RULE_OUT_COLUMNS
+    serious = set(model.condition_info().query("serious").index)
     named = {c for r in d.triage.reasons if r.red_flag for c in r.conditions}
-    assert set(frame.index) == named and "deep_vein_thrombosis" in named
+    assert set(frame.index) == named & serious and "deep_vein_thrombosis" in named
+    # the pop also names a calf strain: a common condition stays in the ranking, not here
+    assert "calf_strain" in named and "calf_strain" not in frame.index
     row = frame.loc["deep_vein_thrombosis"]
     assert row["rule"] == "clot_signs_one_calf" and row["level"] == "urgent_care"
     assert row["rank"] == list(d.conditions.index).index("deep_vein_thrombosis") + 1

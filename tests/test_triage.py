@@ -110,11 +110,12 @@ def test_both_legs_rules_out_a_clot_but_not_a_clinician(model, rules):
     documented exceptions (issue 19): both legs (not a clot), where it hurts (a swollen joint
     after a twist is see-soon, not a clot emergency), DOMS within its 72 h window, radicular
     pain, a pop with normal walking and heel raise, a severe pain or swelling that is already
-    getting better after a hard race."""
+    getting better after a hard race, and a twist or roll that explains a swollen joint (the
+    clot-naming rule gives way to the twist rules, at the same level)."""
     assert negated_questions(rules) == {
         "both_legs", "pain_location", "onset", "days_since_onset", "trend",
         "downhill_or_unusual_session", "shooting_pain_down_leg", "cannot_stand_on_tiptoe",
-        "unable_four_steps"}
+        "unable_four_steps", "ankle_rolled", "knee_twisted"}
     for case in ({"swelling": True, "long_travel_or_immobility": True},
                  {"swelling": True, "pain_location": "calf"},
                  {"swelling": True, "warmth_redness": True, "clot_history": True}):

@@ -58,7 +58,8 @@ def results(model, vignettes):
                                  if c not in ranking[:3] and c not in rule_out),
             expected_oos=bool(v.get("out_of_scope")), oos=oos, oos_reason=reason,
             tags=set(v.get("tags", ())), fired=[r.rule for r in fired], error=error,
-            advice=advice))
+            advice=advice, rule_out=rule_out,
+            named_any={c for r in fired if r.red_flag for c in r.conditions}))
     return pd.DataFrame(rows).set_index("id")
 
 
@@ -143,6 +144,14 @@ def test_conditions_an_urgent_red_flag_names_are_shown(results):
     """Top three or the separate must-rule-out list, never buried."""
     bad = results[results["named_missing"].map(bool)]
     assert bad.empty, bad[["named_missing", "top3"]].to_string()
+
+
+def test_must_rule_out_holds_only_must_not_miss_conditions_a_red_flag_named(model, results):
+    """A sprain or a strain is never headed "must be ruled out"; a clot is, when a warning
+    sign points at it, and only then."""
+    serious = {c.id for c in model.kb.conditions if c.serious}
+    for case, row in results[results["got"] != "ERROR"].iterrows():
+        assert row["rule_out"] == row["named_any"] & serious, case
 
 
 def test_out_of_scope_cases_are_flagged_in_plain_words(results):
