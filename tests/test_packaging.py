@@ -29,7 +29,27 @@ def test_every_imported_distribution_is_declared():
     for name in ("pgmpy", "numpy", "pandas", "networkx", "pyyaml", "streamlit", "altair",
                  "pyarrow", "tqdm"):
         assert name in declared, name
-    assert "streamlit>=1.51" in declared  # width= arguments: TypeError before 1.51
+    # width= arguments: TypeError before 1.51; st.expander(key=) 1.55; AppTest.segmented_control
+    assert "streamlit>=1.57" in declared
+
+
+def test_minimum_pins_are_the_lower_bounds_of_every_runtime_dependency():
+    """.ci/constraints-min.txt (what .ci/min-versions tests) pins exactly pyproject's floors."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pins = {}
+    for line in requirement_lines(".ci/constraints-min.txt"):
+        name, _, pin = line.partition("==")
+        pins[name.strip().lower()] = Version(pin.strip())
+    floors = {}
+    for dependency in PROJECT["dependencies"]:
+        requirement = Requirement(dependency)
+        lower = [Version(s.version) for s in requirement.specifier if s.operator == ">="]
+        assert len(lower) == 1, f"{dependency}: one lower bound expected"
+        assert pins.get(requirement.name.lower()) in requirement.specifier, dependency
+        floors[requirement.name.lower()] = lower[0]
+    assert pins == floors
 
 
 @pytest.fixture(scope="module")
