@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -58,10 +59,7 @@ def installed(tmp_path_factory):
     ``pip install .`` does (built by setuptools from pyproject.toml; dependencies are the
     test environment's own)."""
     target = tmp_path_factory.mktemp("site")
-    source = tmp_path_factory.mktemp("src") / "checkout"
-    # a copy, so the build leaves nothing behind in the working tree
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "build", "*.egg-info", "__pycache__", ".hypothesis", "bench"))
+    source = source_copy(tmp_path_factory)
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
          "--disable-pip-version-check", "--target", str(target), str(source)],
@@ -69,6 +67,15 @@ def installed(tmp_path_factory):
     if result.returncode != 0:
         pytest.fail(f"pip install . failed:\n{result.stdout}\n{result.stderr}")
     return target
+
+
+def source_copy(tmp_path_factory):
+    """A copy of the source tree, so that a build leaves nothing behind in the working tree."""
+    source = tmp_path_factory.mktemp("src") / "checkout"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".venv-min", ".git", "build", "*.egg-info", "__pycache__", ".hypothesis",
+        "bench"))
+    return source
 
 
 def run_elsewhere(code, site, cwd):
@@ -101,3 +108,32 @@ def test_leg_pain_model_name_survives_a_users_own_model_py(installed, tmp_path):
     where, kind = result.stdout.split()
     assert Path(where).is_relative_to(installed)
     assert kind == "Diagnosis"
+
+
+def test_editable_install_in_a_new_virtual_environment_imports_the_checkout(tmp_path_factory,
+                                                                         tmp_path):
+    """``pip install -e .`` into a fresh virtual environment: from another directory, ``model``
+    is the checkout's (dependencies come from the test environment, on PYTHONPATH, whose own
+    .pth files, an editable install of this tree among them, are not read from there)."""
+    source = source_copy(tmp_path_factory)
+    venv = tmp_path_factory.mktemp("venv") / "editable"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=300)
+    python = venv / "bin" / "python"
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+         "--disable-pip-version-check", "-e", str(source)],
+        capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        pytest.fail(f"pip install -e . failed:\n{result.stdout}\n{result.stderr}")
+    paths = sysconfig.get_paths()
+    env = dict(os.environ, PYTHONNOUSERSITE="1",
+               PYTHONPATH=os.pathsep.join(dict.fromkeys([paths["purelib"], paths["platlib"]])))
+    result = subprocess.run(
+        [str(python), "-c", "import model; from model import load_model;"
+         "print(model.__file__); print(load_model().diagnose({}).triage.level)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    where, level = result.stdout.split()
+    assert Path(where).is_relative_to(source)
+    assert level in {"self_care", "see_clinician_soon", "urgent_care"}
