@@ -113,8 +113,9 @@ def test_leg_pain_model_name_survives_a_users_own_model_py(installed, tmp_path):
 def test_editable_install_in_a_new_virtual_environment_imports_the_checkout(tmp_path_factory,
                                                                          tmp_path):
     """``pip install -e .`` into a fresh virtual environment: from another directory, ``model``
-    is the checkout's (dependencies come from the test environment, on PYTHONPATH, whose own
-    .pth files, an editable install of this tree among them, are not read from there)."""
+    is the checkout's. The dependencies are the test environment's, appended to the new
+    environment's path by a .pth line (after its own site-packages, so that the test
+    environment's own editable install of this tree, if any, is not the one imported)."""
     source = source_copy(tmp_path_factory)
     venv = tmp_path_factory.mktemp("venv") / "editable"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
@@ -126,9 +127,14 @@ def test_editable_install_in_a_new_virtual_environment_imports_the_checkout(tmp_
         capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         pytest.fail(f"pip install -e . failed:\n{result.stdout}\n{result.stderr}")
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True, check=True,
+                          timeout=300).stdout.strip()
     paths = sysconfig.get_paths()
-    env = dict(os.environ, PYTHONNOUSERSITE="1",
-               PYTHONPATH=os.pathsep.join(dict.fromkeys([paths["purelib"], paths["platlib"]])))
+    (Path(site) / "test_environment.pth").write_text(
+        "\n".join(dict.fromkeys([paths["purelib"], paths["platlib"]])) + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONNOUSERSITE"] = "1"
     result = subprocess.run(
         [str(python), "-c", "import model; from model import load_model;"
          "print(model.__file__); print(load_model().diagnose({}).triage.level)"],
