@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .textnet import Token, Tokens, check_size, checked_states, read_text
+from .textnet import Token, Tokens, checked_states, family_head, read_text
 
 
 def read_bif(path: Path):
@@ -66,22 +66,10 @@ def _bif_variable(tokens: Tokens, node: str, head: Token) -> list[str]:
 
 
 def _bif_probability(tokens: Tokens, states: dict, file_chars: int, head: Token):
-    tokens.expect("(")
-    node = tokens.name("a variable name")
-    ps = []
-    token = tokens.take("')'")
-    if token.text == "|":
-        while (token := tokens.take("')'")).text != ")":
-            if token.text != ",":
-                ps.append(token.text)
-    elif token.text != ")":
-        tokens.fail(f"expected '|' or ')', found {token.text!r}", token)
-    for v in [node] + ps:
-        if v not in states:
-            tokens.fail(f"probability of {node!r} names {v!r}, which is not declared "
-                        "(declare variables before their probability blocks)", head)
-    shape = [len(states[p]) for p in ps] + [len(states[node])]
-    check_size(tokens, node, shape, file_chars, head)
+    node, ps, shape, _ = family_head(
+        tokens, states, file_chars, head, block="probability", member="variable",
+        commas=True,
+        undeclared=" (declare variables before their probability blocks)")
     table = np.full(shape, np.nan)
     card = shape[-1]
     tokens.expect("{")

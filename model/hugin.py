@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .textnet import Token, Tokens, check_size, checked_states, read_text
+from .textnet import Token, Tokens, checked_states, family_head, read_text
 
 _UNSUPPORTED_HUGIN = {"continuous": "continuous nodes", "decision": "decision nodes",
                       "utility": "utility nodes", "function": "function nodes",
@@ -62,20 +62,8 @@ def _hugin_node(tokens: Tokens, node: str, head: Token) -> list[str]:
 
 
 def _hugin_potential(tokens: Tokens, states: dict, file_chars: int, head: Token):
-    tokens.expect("(")
-    node = tokens.name("a node name")
-    ps = []
-    token = tokens.take("')'")
-    if token.text == "|":
-        while (token := tokens.take("')'")).text != ")":
-            ps.append(token.text)
-    elif token.text != ")":
-        tokens.fail(f"expected '|' or ')', found {token.text!r}", token)
-    for v in [node] + ps:
-        if v not in states:
-            tokens.fail(f"potential of {node!r} names {v!r}, which is not declared", head)
-    shape = [len(states[p]) for p in ps] + [len(states[node])]
-    size = check_size(tokens, node, shape, file_chars, head)
+    node, ps, shape, size = family_head(tokens, states, file_chars, head, block="potential",
+                                        member="node", commas=False)
     tokens.expect("{")
     values = None
     while (token := tokens.take("'}'")).text != "}":

@@ -133,8 +133,9 @@ class Intake:
         if q.kind == "bool":
             if isinstance(value, (bool, np.bool_)):
                 return bool(value)
-            # data frames store booleans with gaps as 0.0 / 1.0
-            if isinstance(value, numbers.Real) and float(value) in (0.0, 1.0):
+            # data frames store booleans with gaps as 0.0 / 1.0; compared without float(),
+            # which overflows on an int beyond float range (10**400)
+            if isinstance(value, numbers.Real) and value in (0, 1):
                 return bool(value)
             raise ValueError(f"question {q.id!r} ({q.label}) needs {self.describe_allowed(q)}; "
                              f"got {_show(value)}")

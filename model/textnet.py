@@ -162,6 +162,33 @@ def read_text(path: Path) -> str:
         return data.decode("latin-1")
 
 
+def family_head(tokens: Tokens, states: dict, file_chars: int, head: Token, *, block: str,
+                member: str, commas: bool, undeclared: str = "",
+                ) -> tuple[str, list[str], list[int], int]:
+    """Read ``( child | parent parent ... )`` of a BIF ``probability`` or a Hugin ``potential``
+    block: ``(child, parents, shape, size)``, the table's shape ``(*parents, child)`` checked by
+    :func:`check_size`. ``block`` and ``member`` name the block and what the file declares in
+    errors ("probability" / "variable", "potential" / "node"); ``commas`` lets commas separate
+    the parents (BIF); ``undeclared`` ends the message for a name not declared before the
+    block."""
+    tokens.expect("(")
+    node = tokens.name(f"a {member} name")
+    parents = []
+    token = tokens.take("')'")
+    if token.text == "|":
+        while (token := tokens.take("')'")).text != ")":
+            if not (commas and token.text == ","):
+                parents.append(token.text)
+    elif token.text != ")":
+        tokens.fail(f"expected '|' or ')', found {token.text!r}", token)
+    for v in [node] + parents:
+        if v not in states:
+            tokens.fail(f"{block} of {node!r} names {v!r}, which is not declared{undeclared}", head)
+    shape = [len(states[p]) for p in parents] + [len(states[node])]
+    size = check_size(tokens, node, shape, file_chars, head)
+    return node, parents, shape, size
+
+
 def check_size(tokens: Tokens, node: str, shape: list[int], file_chars: int, at: Token) -> int:
     """Refuse a table too large to hold, or larger than the file could fill, before
     allocating it (six 30-state variables declare 729 million entries in a 1 kB file)."""

@@ -78,3 +78,28 @@ def tree_engine_only(network):
     """An engine restricted to the general junction tree."""
     from model.engine import Engine
     return Engine(network, backends=("junction_tree",))
+
+
+@pytest.fixture(scope="session")
+def diagnose_or_refuse():
+    """``diagnose_or_refuse(model, answers, explains)``: diagnose ``answers`` and check that the
+    result is sound (a triage level; conditions, pain and cause probabilities finite and within
+    [0, 1]), or, where diagnose refuses them, that the ValueError's message is one that
+    ``explains(message)`` accepts. The property tests of the public and the hostile API share it."""
+    import numpy as np
+
+    levels = {"urgent_care", "see_clinician_soon", "self_care"}
+
+    def _diagnose_or_refuse(model, answers, explains):
+        try:
+            d = model.diagnose(answers)
+        except ValueError as err:
+            assert explains(str(err)), str(err)
+            return None
+        assert d.triage.level in levels
+        conditions = d.conditions.to_numpy(dtype=float)
+        assert np.isfinite(conditions).all() and ((conditions >= 0) & (conditions <= 1)).all()
+        assert 0.0 <= d.pain_probability <= 1.0  # False for NaN too
+        assert np.isfinite(d.causes[["posterior", "contribution"]].to_numpy(dtype=float)).all()
+        return d
+    return _diagnose_or_refuse

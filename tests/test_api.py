@@ -1,5 +1,4 @@
 """The public contract of design.md: load_model, questions, diagnose, diagnose_many, infer."""
-import math
 
 import numpy as np
 import pandas as pd
@@ -143,19 +142,10 @@ def _answer_strategy(model):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
-def test_random_answers_diagnose_or_raise_the_documented_error(model, data):
-    answers = data.draw(_answer_strategy(model))
-    try:
-        d = model.diagnose(answers)
-    except ValueError as err:
-        message = str(err)
-        assert any(w in message for w in ("out of range", "needs", "not an option",
-                                          "contradict", "cannot all be true")), message
-        return
-    assert d.triage.level in LEVELS
-    assert np.isfinite(d.conditions.values).all() and d.conditions.between(0, 1).all()
-    assert 0.0 <= d.pain_probability <= 1.0 and not math.isnan(d.pain_probability)
-    assert np.isfinite(d.causes[["posterior", "contribution"]].values).all()
+def test_random_answers_diagnose_or_raise_the_documented_error(model, data, diagnose_or_refuse):
+    documented = ("out of range", "needs", "not an option", "contradict", "cannot all be true")
+    diagnose_or_refuse(model, data.draw(_answer_strategy(model)),
+                       lambda message: any(w in message for w in documented))
 
 
 # ---- many cases at once -------------------------------------------------------------------
