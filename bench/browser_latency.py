@@ -38,6 +38,7 @@ import platform
 import re
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from playwright.sync_api import sync_playwright
@@ -129,7 +130,9 @@ class Recorder:
             raise RuntimeError(f"no input event recorded for {kind} {detail}")
         self.rows.append(dict(size=self.size, round=self.round, kind=kind, detail=detail,
                               ms=got["lastMutation"] - got["input"],
-                              server_ms=got["finishedAt"] - got["input"]))
+                              server_ms=got["finishedAt"] - got["input"],
+                              load=os.getloadavg()[0], input_epoch_ms=got["origin"] + got["input"],
+                              finished_epoch_ms=got["origin"] + got["finishedAt"]))
 
 
 def guided_flow(rec: Recorder, questions) -> None:
@@ -228,8 +231,11 @@ def measure_size(browser, name: str, args, model, result: dict) -> None:
             page.close()
             result["second_visitor"][name] = {"first_verdict_ms": got["verdictAt"],
                                               "settled_ms": got["lastMutation"]}
-            if "Traceback" in log.read_text():
+            text = log.read_text()
+            if "Traceback" in text:
                 errors.append(f"{name}: a traceback in the server log")
+            if args.server_log:
+                Path(f"{args.server_log}.{name}").write_text(text)
         except Exception as exc:  # report what was measured, then the failure
             errors.append(f"{name}: {exc!r}")
         finally:
@@ -268,6 +274,8 @@ def main(argv=None) -> int:
                     help="ms the page must stay still to count as settled (default 400)")
     ap.add_argument("--timeout", type=float, default=180, help="s to wait for one change")
     ap.add_argument("--json", help="write every measurement to this JSON file")
+    ap.add_argument("--server-log", metavar="PATH",
+                    help="keep the server's output as PATH.desktop, PATH.phone")
     args = ap.parse_args(argv)
 
     model = load_model()  # before any server starts: the bench's own work is not timed
@@ -293,8 +301,10 @@ def main(argv=None) -> int:
 
 def report(result: dict) -> None:
     m = result["machine"]
-    print(f"machine: {m['cpus']} cores, {m['platform']}; load average before "
-          f"{m['load_before'][0]:.2f}, after {m['load_after'][0]:.2f}")
+    during = [r["load"] for r in result["changes"]] or [float("nan")]
+    print(f"machine: {m['cpus']} cores, {m['platform']}; 1-min load average before "
+          f"{m['load_before'][0]:.2f}, during the changes {min(during):.2f}-{max(during):.2f} "
+          f"(the bench's own server and browser included), after {m['load_after'][0]:.2f}")
     print("\n| cold start (ms from process start) | " + " | ".join(result["cold_start"]) + " |")
     print("|---|" + "---|" * len(result["cold_start"]))
     for key in ("health_ok_ms", "first_paint_ms", "title_ms", "first_verdict_ms", "settled_ms"):
