@@ -159,8 +159,8 @@ def guided_flow(rec: Recorder, questions) -> None:
 
 def toggle_intervals(rec: Recorder, where: str) -> None:
     switch = rec.page.locator(".st-key-show_intervals label").first
-    for state in ("on", "off"):
-        with rec.change("intervals toggle", f"{state} ({where})"):
+    for state in ("on", "off"):  # on: the intervals are computed; off: only redrawn
+        with rec.change(f"intervals toggle {state}", where):
             switch.click()
 
 
