@@ -81,6 +81,7 @@ PAGE_PROBE = """(() => {
         [, i] = varint(a, i); } else return;
     }
   };
+  b.onMessage = onMessage;  // (tests/test_bench.py feeds it serialised messages)
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) { super(...args); this.addEventListener('message', e => onMessage(e.data)); }
