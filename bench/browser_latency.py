@@ -10,8 +10,9 @@ For each window size a fresh ``streamlit run app.py`` starts (headless, 127.0.0.
 ``.streamlit/config.toml``, via ``tests/browser_support.py``) while Debian's chromium is already
 open, so the cold start is the server's and the model's, not the browser's:
 
-* cold start, from the process start: health check answering, first contentful paint, the
-  page's title, the first verdict in the page, the page settled;
+* cold start, from the process start: health check answering, the page's HTML and scripts
+  loaded (DOMContentLoaded), the first websocket message, first contentful paint, the page's
+  title, the first verdict in the page, the page settled;
 * a runner with shin pain after a mileage jump then uses the page: in the guided mode they tap
   the suggested question's answer ("No" to every warning sign, their own answers otherwise,
   "Not sure" to the rest) until the questions turn to their pain or training, ask for the
@@ -60,11 +61,12 @@ MAX_GUIDED = 30
 # field 6, an enum whose value 2 means "finished early for a rerun").
 PAGE_PROBE = """(() => {
   const b = window.__bench = {armed: false, input: null, finished: 0, finishedAt: null,
-    lastMutation: 0, lastMessage: 0, titleAt: null, verdictAt: null};
+    lastMutation: 0, lastMessage: 0, firstMessage: null, titleAt: null, verdictAt: null};
   const varint = (a, i) => { let v = 0, s = 0, c;
     do { c = a[i++]; v += (c & 127) * 2 ** s; s += 7; } while (c & 128); return [v, i]; };
   const onMessage = (data) => {
     b.lastMessage = performance.now();
+    if (b.firstMessage === null) b.firstMessage = b.lastMessage;
     if (!(data instanceof ArrayBuffer)) return;
     const a = new Uint8Array(data);
     let i = 0;
@@ -104,6 +106,8 @@ STILL = """([quiet, reruns, verdict]) => {
   if (now - b.lastMutation < quiet || now - b.lastMessage < quiet) return false;
   return {input: b.input, finishedAt: b.finishedAt, lastMutation: b.lastMutation,
           titleAt: b.titleAt, verdictAt: b.verdictAt, origin: performance.timeOrigin,
+          firstMessage: b.firstMessage,
+          loaded: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
           paint: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime};
 }""" % BUSY
 
@@ -200,6 +204,7 @@ def cold_start(stack, rec: Recorder, port: int | None):
     origin = got["origin"] - started * 1000  # page clock -> ms since the process start
     return (url, log), {
         "health_ok_ms": (healthy - started) * 1000,
+        "page_loaded_ms": origin + got["loaded"], "first_message_ms": origin + got["firstMessage"],
         "first_paint_ms": origin + got["paint"] if got["paint"] else None,
         "title_ms": origin + got["titleAt"], "first_verdict_ms": origin + got["verdictAt"],
         "settled_ms": origin + got["lastMutation"]}
@@ -308,7 +313,8 @@ def report(result: dict) -> None:
           f"(the bench's own server and browser included), after {m['load_after'][0]:.2f}")
     print("\n| cold start (ms from process start) | " + " | ".join(result["cold_start"]) + " |")
     print("|---|" + "---|" * len(result["cold_start"]))
-    for key in ("health_ok_ms", "first_paint_ms", "title_ms", "first_verdict_ms", "settled_ms"):
+    for key in ("health_ok_ms", "page_loaded_ms", "first_message_ms", "first_paint_ms", "title_ms",
+                "first_verdict_ms", "settled_ms"):
         cells = [f"{c[key]:.0f}" if c.get(key) is not None else "-"
                  for c in result["cold_start"].values()]
         print(f"| {re.sub('_ms$', '', key).replace('_', ' ')} | " + " | ".join(cells) + " |")
