@@ -11,13 +11,23 @@ modelling logic here. Answers live in this browser session only; nothing is stor
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
-import pandas as pd
 import streamlit as st
 
-from model import load_model, panels, summary, views
-from model.page_style import PAGE_CSS
+LOADING = "Getting the page ready… (the first start takes a few seconds)"
+# The first run in a fresh server process imports the model's libraries (pgmpy, pandas: seconds
+# on a small machine) before the page could draw anything: say so instead of a blank page.
+# Later runs find them imported and draw nothing here (no flicker on a rerun).
+STARTING = None if "model" in sys.modules else st.empty()
+if STARTING is not None:
+    STARTING.info(LOADING, icon=":material/hourglass_top:")
+
+import pandas as pd  # noqa: E402
+
+from model import load_model, panels, summary, views  # noqa: E402
+from model.page_style import PAGE_CSS  # noqa: E402
 
 NOT_SURE = views.NOT_SURE
 PAGES = ("warning_signs", "pain", "running")
@@ -452,11 +462,12 @@ def main() -> None:
     st.html(PAGE_CSS)
     section_header()
     loading = st.empty()
-    loading.info("Getting the page ready… (the first start takes a few seconds)",
-                 icon=":material/hourglass_top:")
+    loading.info(LOADING, icon=":material/hourglass_top:")
     m = get_model()
     questions = page_questions()
     loading.empty()
+    if STARTING is not None:
+        STARTING.empty()
     answers, applicable = applicable_answers(m, read_answers(questions))
     case = assess(m, answers)
     section_verdict(case)

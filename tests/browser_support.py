@@ -1,14 +1,16 @@
 """Helpers for the tests (and bench/) that run the dashboard in a real browser.
 
 ``streamlit run app.py`` in a child process (on a free port of 127.0.0.1, with the project's
-``.streamlit/config.toml``), Playwright driving Debian's chromium, and a way to wait until a rerun
-has finished. Not a test module: ``tests/test_browser.py``, ``tests/test_privacy.py`` and
-``bench/browser.py`` import it.
+``.streamlit/config.toml``), Playwright driving Debian's chromium, a way to wait until a rerun
+has finished, and answering a question in the "All questions" view as a runner does. Not a test
+module: ``tests/test_browser.py``, ``tests/test_privacy.py`` and ``bench/browser_latency.py``
+import it.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +18,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -31,8 +35,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    """Poll ``/_stcore/health`` until the server answers (or fail with its log)."""
+def wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 180,
+                 poll: float = 0.25) -> None:
+    """Poll ``/_stcore/health`` every ``poll`` seconds until the server answers (or fail with
+    its log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -43,19 +49,22 @@ def wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float =
                     return
         except OSError:
             pass
-        time.sleep(0.25)
+        time.sleep(poll)
     raise AssertionError(f"streamlit not healthy after {timeout:.0f} s:\n{log.read_text()}")
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, args: tuple = ()):
-    """Run the dashboard; yields ``(url, log path, process)``.
+def streamlit_server(env: dict | None = None, args: tuple = (), port: int | None = None,
+                     poll: float = 0.25):
+    """Run the dashboard; yields ``(url, log path, process)`` once ``/_stcore/health`` answers.
 
     No command-line override of the project's config (address, usage statistics, error details):
     the server runs as a user's ``streamlit run app.py`` does. ``env`` is added to the
-    environment (e.g. ``PYTHONPATH`` for a network monitor).
+    environment (e.g. ``PYTHONPATH`` for a network monitor); ``port`` defaults to a free one;
+    ``poll`` is how often the health check is tried. The server is stopped on the way out,
+    also on an error.
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "streamlit.log"
@@ -65,7 +74,7 @@ def streamlit_server(env: dict | None = None, args: tuple = ()):
                  *args],
                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         try:
-            wait_healthy(url, proc, log)
+            wait_healthy(url, proc, log, poll=poll)
             yield url, log, proc
         finally:
             proc.terminate()
@@ -96,6 +105,48 @@ def settled(page, timeout: float = 120_000) -> None:
             "!document.querySelector('[data-stale=true]') && "
             "!document.querySelector('[data-testid=stSkeleton]')", timeout=timeout)
         page.wait_for_timeout(150)
+
+
+@contextlib.contextmanager
+def _settling(page):
+    yield
+    settled(page)
+
+
+def answer(page, q: dict, value, change=None) -> None:
+    """Answer one question in the All questions view as a runner does (taps and keys).
+
+    ``q`` is a row of ``model.questions`` with its ``id``. ``change(kind)`` is a context manager
+    around each single input event that makes the app rerun (``kind``: ``"yes/no"``,
+    ``"choice"`` or ``"slider key"``; a slider takes one key press per step); by default the
+    page is left to settle after each.
+    """
+    change = change or (lambda kind: _settling(page))
+    label = q["label"]
+    if q["kind"] == "bool":
+        group = page.get_by_role("radiogroup", name=re.compile(re.escape(label)))
+        with change("yes/no"):
+            group.get_by_role("radio", name="Yes" if value else "No", exact=True).click()
+    elif q["kind"] == "choice":
+        box = page.get_by_role("combobox", name=label, exact=True)
+        box.click()
+        box.fill("")  # the box filters its list by what it shows ("Not sure")
+        with change("choice"):
+            page.get_by_role("option", name=dict(q["options"])[value], exact=True).click()
+    else:
+        slider = page.get_by_role("slider", name=re.compile(re.escape(label)))
+        options = [round(q["min"] + i * q["increment"], 6) for i in
+                   range(int(round((q["max"] - q["min"]) / q["increment"])) + 1)]
+        for _ in range(len(options) + 2):  # keys pressed during a rerun can be lost: re-read
+            shown = slider.get_attribute("aria-valuetext")
+            if re.match(f"^{value:g}\\b", shown):
+                break
+            at = -1 if shown == "Not sure" else options.index(float(shown.split()[0]))
+            slider.focus()
+            with change("slider key"):
+                slider.press("ArrowRight" if at < options.index(value) else "ArrowLeft")
+        expect(slider).to_have_attribute("aria-valuetext", re.compile(f"^{value:g}\\b"))
+        settled(page)
 
 
 def horizontal_overflow(page) -> list[str]:

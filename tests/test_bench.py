@@ -68,3 +68,42 @@ def test_realistic_bench_reports_every_call_against_its_target(capsys):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[5] in ("met", "not met") and cells[6].isdigit(), row
     assert "rows/s" in out and "chunk=7" in out
+
+
+
+def test_browser_bench_counts_a_finished_rerun_from_streamlits_own_messages():
+    """bench/browser_latency.py reads Streamlit's messages in the page to know when a rerun has
+    finished: a script_finished message counts (a whole run or a fragment's), one finished early
+    because another run follows does not, nor does any other message."""
+    from playwright.sync_api import sync_playwright
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from bench.browser_latency import PAGE_PROBE
+    from tests.browser_support import launch
+
+    def message(**fields) -> list[int]:
+        msg = ForwardMsg(hash="a" * 32, **fields)
+        msg.metadata.delta_path[:] = [0, 3]
+        msg.metadata.active_script_hash = "b" * 40
+        return list(msg.SerializeToString())
+
+    done, early, fragment = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_EARLY_FOR_RERUN,
+                             ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
+    delta = ForwardMsg(hash="c" * 32)
+    delta.delta.new_element.markdown.body = "x" * 300  # a length that takes two varint bytes
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page()
+            page.add_init_script(PAGE_PROBE)
+            page.goto("about:blank")
+            feed = "bytes => { window.__bench.onMessage(new Uint8Array(bytes).buffer); " \
+                   "return window.__bench.finished; }"
+            assert page.evaluate(feed, list(delta.SerializeToString())) == 0
+            assert page.evaluate(feed, message(script_finished=early)) == 0
+            assert page.evaluate(feed, message(script_finished=done)) == 1
+            assert page.evaluate(feed, message(script_finished=fragment)) == 2
+            assert page.evaluate(feed, message(script_finished=early)) == 2
+            assert page.evaluate("() => window.__bench.finishedAt") > 0
+        finally:
+            browser.close()

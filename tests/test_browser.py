@@ -9,10 +9,17 @@ shows them). A guided flow checks that the first screen on a phone is a warning-
 """
 from __future__ import annotations
 
-import re
-
 import pytest
-from browser_support import DESKTOP, PHONE, ROOT, horizontal_overflow, launch, settled, streamlit_server
+from browser_support import (
+    DESKTOP,
+    PHONE,
+    ROOT,
+    answer,
+    horizontal_overflow,
+    launch,
+    settled,
+    streamlit_server,
+)
 from playwright import sync_api
 from playwright.sync_api import expect
 
@@ -79,33 +86,6 @@ def open_page(browser, url: str, size: dict):
     expect(page.get_by_test_id("verdict")).to_be_visible(timeout=180_000)
     settled(page)
     return page, errors
-
-
-def answer(page, q: dict, value) -> None:
-    """Answer one question in the All questions view as a runner does (taps and keys)."""
-    label = q["label"]
-    if q["kind"] == "bool":
-        group = page.get_by_role("radiogroup", name=re.compile(re.escape(label)))
-        group.get_by_role("radio", name="Yes" if value else "No", exact=True).click()
-    elif q["kind"] == "choice":
-        box = page.get_by_role("combobox", name=label, exact=True)
-        box.click()
-        box.fill("")  # the box filters its list by what it shows ("Not sure")
-        page.get_by_role("option", name=dict(q["options"])[value], exact=True).click()
-    else:
-        slider = page.get_by_role("slider", name=re.compile(re.escape(label)))
-        options = [round(q["min"] + i * q["increment"], 6) for i in
-                   range(int(round((q["max"] - q["min"]) / q["increment"])) + 1)]
-        for _ in range(len(options) + 2):  # keys pressed during a rerun can be lost: re-read
-            shown = slider.get_attribute("aria-valuetext")
-            if re.match(f"^{value:g}\\b", shown):
-                break
-            at = -1 if shown == "Not sure" else options.index(float(shown.split()[0]))
-            slider.focus()
-            slider.press("ArrowRight" if at < options.index(value) else "ArrowLeft")
-            settled(page)
-        expect(slider).to_have_attribute("aria-valuetext", re.compile(f"^{value:g}\\b"))
-    settled(page)
 
 
 def assert_healthy(page, errors, log) -> None:
