@@ -50,7 +50,9 @@ class Item:
 
     def advice(self, basis: str, reason=None) -> Advice:
         why = self.why.format(reason=reason.text) if reason is not None else self.why
-        source = f"{self.source}; {reason.source}" if reason is not None else self.source
+        # quoting the fired rule, the advice rests on that rule's source, not on the sources of
+        # every other warning sign the item's own list covers
+        source = reason.source if reason is not None else self.source
         return Advice(self.action, why, self.grade, source, self.kind, self.id, self.corrects,
                       basis)
 

@@ -103,16 +103,22 @@ def in_words(p: float) -> str:
 
     The wording follows the rounding: 'almost all' where the percentage would read 100%,
     'more than 9 in 10' where tenths would round up to 10 (never 'about 9 in 10' beside 99%),
-    'in 10' while 1 / p rounds to 10 or fewer, 'fewer than 1 in 100' once it rounds past 100.
+    'N in 10' from 2 in 10 up, 'about 1 in N' below that (15% is 'about 1 in 7', not '1 in
+    10'), N rounded to a multiple of 5 above 20 ('about 1 in 60', not '1 in 61'), and 'fewer
+    than 1 in 100' once N rounds past 100.
     """
     if percent(p) in ("100%", ">99%"):
         return "almost all"
     tenths = math.floor(p * 10 + 0.5)
     if tenths >= 10:
         return "more than 9 in 10"
-    one_in = math.floor(1 / p + 0.5) if p > 0 else math.inf
-    if one_in <= 10:
-        return f"about {max(1, tenths)} in 10"
+    if tenths >= 2:
+        return f"about {tenths} in 10"
+    if p <= 0:
+        return "fewer than 1 in 100"
+    one_in = math.floor(1 / p + 0.5)
+    if one_in > 20:
+        one_in = 5 * math.floor(1 / p / 5 + 0.5)
     if one_in <= 100:
         return f"about 1 in {one_in}"
     return "fewer than 1 in 100"

@@ -148,3 +148,12 @@ def test_malformed_advice_names_file_line_and_key(model, data_copy, corrupt, old
     assert message in str(err.value)
     assert str(err.value).startswith("advice.yaml:")
     assert str(err.value).split(":")[1].strip().isdigit()
+
+
+def test_the_lead_advice_cites_the_warning_sign_it_quotes_not_every_other_one(model):
+    d = model.diagnose({"pain_location": "calf", "swelling": True, "both_legs": False,
+                        "warmth_redness": True})
+    lead = d.advice[0]
+    assert d.triage.reasons[0].text in lead.why
+    assert lead.source == d.triage.reasons[0].source
+    assert "Ottawa" not in lead.source and "Achilles" not in lead.source

@@ -13,6 +13,8 @@ def test_percent_never_reads_zero_or_certain_when_it_is_not(p, text):
 @pytest.mark.parametrize("p, words", [(0, "fewer than 1 in 100"), (0.004, "fewer than 1 in 100"),
                                       (0.01, "about 1 in 100"), (0.025, "about 1 in 40"),
                                       (0.09, "about 1 in 11"), (0.1, "about 1 in 10"),
+                                      (0.148, "about 1 in 7"), (0.0165, "about 1 in 60"),
+                                      (0.2, "about 2 in 10"),
                                       (0.3, "about 3 in 10"), (0.94, "about 9 in 10"),
                                       (0.95, "more than 9 in 10"), (0.994, "more than 9 in 10"),
                                       (0.999, "almost all"), (1, "almost all")])
