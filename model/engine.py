@@ -230,15 +230,21 @@ class Engine:
     # ------------------------------------------------------------------------------------
     @serialised
     def tree(self, pattern: frozenset = frozenset(), sliced: frozenset = frozenset(),
-             whole: frozenset = frozenset()) -> "JunctionTree":
+             whole: frozenset = frozenset(), per_row: bool = False) -> "JunctionTree":
         """The junction tree in which the foldable leaves in ``pattern`` keep their aux variable
         and the hard-observed variables in ``sliced`` are cut out of the graph (their factors
         become per-case factors over the remaining variables, gathered at the observed state).
-        Noisy-OR variables in ``whole`` keep their CPT undecomposed (see :meth:`_whole`)."""
-        key = (pattern, sliced, whole)
+        Noisy-OR variables in ``whole`` keep their CPT undecomposed (see :meth:`_whole`).
+        ``per_row``: the noisy-OR factors of the conditions (:attr:`enumeration`'s) are per-row
+        tables given at run time (parameter draws, see :meth:`_row_tables`); the tree's
+        ``row_spec`` says what each is."""
+        key = (pattern, sliced, whole, per_row)
         tree = self._trees.get(key)
         if tree is None:
             factors, cards = [], list(self.cards)
+            position = ({v: j for j, v in enumerate(self.enumeration.conditions)}
+                        if per_row else {})
+            row_scopes, row_spec = [], []
             for kind, scope, payload in self._specs:
                 if kind == "tab":
                     factors.append(Factor(scope, payload))
@@ -254,6 +260,14 @@ class Engine:
                 off, leak, gs = payload
                 aux = len(cards)
                 cards.append(2)
+                j = position.get(scope[0])
+                if j is not None:  # a condition whose parameters vary per row
+                    row_scopes.append((scope[0], aux))
+                    row_spec.append(("leak", j, off, None))
+                    for parent in scope[1:]:
+                        row_scopes.append((aux, parent))
+                        row_spec.append(("link", j, off, parent))
+                    continue
                 w = np.zeros((2, 2))
                 w[off, 0], w[1 - off, 0], w[1 - off, 1] = leak, -leak, 1.0
                 factors.append(Factor((scope[0], aux), w))
@@ -266,12 +280,17 @@ class Engine:
                 # times faster than longdouble's x87 arithmetic (600 sampled cases: at most
                 # 2e-11 from the longdouble result)
                 factors = [Factor(f.scope, f.table.astype(self.dtype)) for f in factors]
+                row_dtype = self.dtype
+            else:
+                row_dtype = np.float64
             static = [f for f in factors if not sliced.intersection(f.scope)]
             gathered = [f for f in factors if sliced.intersection(f.scope)]
             live = {v for f in factors for v in f.scope} - sliced
+            live |= {v for sc in row_scopes for v in sc} - sliced
             tree = JunctionTree(static, np.array(cards),
                                 [v for v in range(len(self.variables)) if v in live],
-                                gathered, sliced)
+                                gathered, sliced, row_scopes)
+            tree.row_spec, tree.row_dtype = row_spec, row_dtype
             self._trees[key] = tree
         return tree
 
@@ -583,11 +602,12 @@ class Engine:
                       else (None, keep))
         outer = [v for v in variables if v in self.foldable and v not in keep]
         inner = [v for v in variables if v not in self.foldable or v in keep]
-        if tree is None and params is not None:
-            raise ValueError("per-case parameters need the cause enumeration, which declined "
-                             "these cases (too many open causes or positive findings)")
         if tree is None:
-            tree = self.tree(keep, hard, self._whole(lik, hard))
+            whole = self._whole(lik, hard)
+            if params is not None and not self.takes_parameters(lik):
+                raise ValueError("per-case parameters need conditions without evidence of "
+                                 "their own")
+            tree = self.tree(keep, hard, whole, per_row=params is not None)
         self._answered.add("junction_tree" if isinstance(tree, JunctionTree) else "enumeration")
         certain = {v: (lik[v] > 0).astype(float) for v in inner if v in hard}
         inner = [v for v in inner if v not in hard]
@@ -742,7 +762,10 @@ class Engine:
                                                   pseudo_marginals=True)
         elif params is None:
             marg, row_log_z, row_ratio = self._run_unique(tree, rows, len(case), inner, pseudo)
-        else:  # the expanded rows carry their case's parameters
+        elif isinstance(tree, JunctionTree):  # the expanded rows carry their case's draws
+            marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None,
+                                                  row_tables=self._row_tables(tree, params, case))
+        else:
             params = dict(params, case=case)
             marg, row_log_z, row_ratio = tree.run(rows, len(case), inner, pseudo or None,
                                                   params=params)
@@ -787,6 +810,36 @@ class Engine:
                 np.add.at(acc, case, (weight * r.T).T)
                 ratios[y] = (acc.T / safe_z).T
         return out, log_z, ratios
+
+    def takes_parameters(self, lik: dict[int, np.ndarray]) -> bool:
+        """Whether per-row condition parameters (``posterior(params=...)``) can be used with
+        this evidence: the network is layered and no condition has evidence of its own (a
+        condition observed keeps its whole CPT, which has no per-row form here)."""
+        if self.enumeration is None:
+            return False
+        conditions = set(self.enumeration.conditions)
+        return not any(v in conditions and np.any(a != a[:, :1]) for v, a in lik.items())
+
+    def _row_tables(self, tree: "JunctionTree", params: dict, case: np.ndarray) -> list:
+        """The per-row noisy-OR factors of ``tree`` (see :meth:`tree`) for rows drawn from the
+        parameter rows ``case``: the leak table ``W[y, aux]`` and one ``G[aux, parent]`` per
+        parent, the same decomposition as the static factors, with each row's leak and
+        inhibitors."""
+        dtype = tree.row_dtype
+        n = len(case)
+        out = []
+        for kind, j, off, parent in tree.row_spec:
+            if kind == "leak":
+                leak = params["leak"][case, j]
+                w = np.zeros((n, 2, 2))
+                w[:, off, 0], w[:, 1 - off, 0], w[:, 1 - off, 1] = leak, -leak, 1.0
+            else:
+                inhibitors = params["inhibitors"].get(parent)
+                g = (inhibitors[case, :, j] if inhibitors is not None
+                     else np.ones((n, int(self.cards[parent]))))
+                w = np.stack([g, np.ones_like(g)], axis=1)
+            out.append(w.astype(dtype))
+        return out
 
     DEDUPLICATE_MIN_ROWS = 32  # expanded rows on a junction tree worth looking for repeats in
 

@@ -15,6 +15,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from . import kernels
 from .bounded_cache import BoundedCache
 
 LETTERS = string.ascii_letters
@@ -36,10 +37,20 @@ class JunctionTree:
     """
 
     def __init__(self, factors: list[Factor], cards: np.ndarray, real: list[int],
-                 gathered: list[Factor] = (), sliced: frozenset = frozenset()):
+                 gathered: list[Factor] = (), sliced: frozenset = frozenset(),
+                 row_scopes: list[tuple[int, ...]] = ()):
         self.cards = cards
         self.sliced = sliced
         n = len(cards)
+        # per-row factors (a table per row, given at run time: parameter draws), by the scope
+        # that remains once sliced variables are gathered at their observed state
+        self.row_factors = []  # (full scope, remaining scope, cut axes, kept axes)
+        for scope in row_scopes:
+            cut = [i for i, v in enumerate(scope) if v in sliced]
+            keep = [i for i, v in enumerate(scope) if v not in sliced]
+            if not keep:
+                raise ValueError("a per-row factor must keep a variable that is not sliced")
+            self.row_factors.append((tuple(scope), tuple(scope[i] for i in keep), cut, keep))
         # per-case factors of sliced variables, grouped by what remains of their scope
         groups: dict[tuple, list] = {}
         for f in gathered:
@@ -49,10 +60,12 @@ class JunctionTree:
             table = np.transpose(f.table, cut + keep)  # sliced axes first, for gathering
             groups.setdefault(rest, []).append((tuple(f.scope[i] for i in cut), table))
         adj = [set() for _ in range(n)]
-        for scope in [f.scope for f in factors] + list(groups):
+        row_rest = [rest for _, rest, _, _ in self.row_factors]
+        for scope in [f.scope for f in factors] + list(groups) + row_rest:
             for a in scope:
                 adj[a].update(b for b in scope if b != a)
-        live = sorted({v for f in factors for v in f.scope} | {v for g in groups for v in g})
+        live = sorted({v for f in factors for v in f.scope} | {v for g in groups for v in g}
+                      | {v for r in row_rest for v in r})
         cliques = _triangulate(adj, cards, live)
         cliques, edges = _merge_small(cliques, _max_spanning_tree(cliques), cards)
         self.cliques = cliques
@@ -76,6 +89,8 @@ class JunctionTree:
                 host = min((i for i, c in enumerate(cliques) if set(rest) <= set(c)),
                            key=lambda i: static[i].size)
             self.gathered.append((rest, host, parts))
+        self.row_hosts = [min((i for i, c in enumerate(cliques) if set(rest) <= set(c)),
+                              key=lambda i: static[i].size) for rest in row_rest]
         root = max(range(len(cliques)), key=lambda i: static[i].size)
         order, parent = [root], {root: None}
         for c in order:
@@ -108,13 +123,20 @@ class JunctionTree:
     BUDGET = 1 << 21  # clique entries per call (times the rows): bounds memory for any batch
 
     def run(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
-            pseudo: dict | None = None):
-        """Run in chunks of rows so that ``rows * largest clique`` stays within ``BUDGET``."""
+            pseudo: dict | None = None, row_tables: list[np.ndarray] | None = None):
+        """Run in chunks of rows so that ``rows * largest clique`` stays within ``BUDGET``.
+
+        ``row_tables``: one ``(batch, *cards of its scope)`` table per per-row factor of the
+        tree (``row_scopes`` at construction), in that order."""
+        if len(row_tables or ()) != len(self.row_factors):
+            raise ValueError(f"this tree takes {len(self.row_factors)} per-row tables, "
+                             f"got {len(row_tables or ())}")
         step = max(1, self.BUDGET // self.max_clique_size)
         if batch <= step:
-            return self._run_rows(lik, batch, variables, pseudo)
+            return self._run_rows(lik, batch, variables, pseudo, row_tables)
         parts = [self._run_rows({v: a[i:i + step] for v, a in lik.items()},
-                                min(step, batch - i), variables, pseudo)
+                                min(step, batch - i), variables, pseudo,
+                                [t[i:i + step] for t in row_tables or ()])
                  for i in range(0, batch, step)]
         marg = {v: np.concatenate([p[0][v] for p in parts]) for v in parts[0][0]}
         log_z = np.concatenate([p[1] for p in parts])
@@ -124,7 +146,7 @@ class JunctionTree:
         return marg, log_z, ratios
 
     def _run_rows(self, lik: dict[int, np.ndarray], batch: int, variables: list[int],
-                  pseudo: dict | None = None):
+                  pseudo: dict | None = None, row_tables: list[np.ndarray] | None = None):
         """Marginals of ``variables`` and ``log Z`` per row; empty ``variables``: ``log Z`` only.
 
         ``pseudo`` maps a name to constant likelihoods ``{var: vector}``; the ratios
@@ -171,6 +193,12 @@ class JunctionTree:
                     log_z += np.log(arr)
             else:
                 vecs.append(arr)
+        rows = np.arange(batch)
+        for (scope, _, cut, keep), table in zip(self.row_factors, row_tables or ()):
+            if cut:  # sliced axes at each row's observed state
+                table = np.transpose(table, [0] + [1 + i for i in cut + keep])
+                table = table[(rows,) + tuple(at_state[scope[i]] for i in cut)]
+            vecs.append(table)
         pseudo_z = {}
         marg, z = plan.run(vecs, batch, pseudo_out=pseudo_z)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -232,6 +260,9 @@ class Plan:
             if host is not None:
                 self.ev_slots.append(self._slot(None))
                 ev_at.setdefault(host, []).append((self.ev_slots[-1], rest))
+        for (_, rest, _, _), host in zip(t.row_factors, t.row_hosts):
+            self.ev_slots.append(self._slot(None))
+            ev_at.setdefault(host, []).append((self.ev_slots[-1], rest))
         # messages: (src, dst) -> ("c", array) constant or ("b", slot) batched
         msgs: dict = {}
 
@@ -340,9 +371,24 @@ class Plan:
                                           [dims[c] for c in sub[1:]]) if len(sub) > 1
                      else np.zeros(grid.shape[1], dtype=np.intp)  # a per-row scalar
                      for sub in subs]
+            # for the compiled kernel: the messages side by side in one row, and where each
+            # clique entry adds to in the output
+            sizes = [math.prod(dims[c] for c in sub[1:]) for sub in subs]
+            offsets = np.cumsum([0] + sizes[:-1])
+            stacked = np.ascontiguousarray(
+                np.stack([ix + off for ix, off in zip(index, offsets)], axis=1), dtype=np.intp)
+            n_summed = flat_const.size // n_out
+            entries = np.arange(flat_const.size, dtype=np.intp)
+            out_pos = entries % n_out if summed_first else entries // n_summed
             got = self._gathers[k] = (flat_const, index, n_out, summed_first,
-                                      tuple(dims[c] for c in out))
-        flat_const, index, n_out, summed_first, out_shape = got
+                                      tuple(dims[c] for c in out), stacked, out_pos)
+        flat_const, index, n_out, summed_first, out_shape, stacked, out_pos = got
+        if flat_const.dtype == np.float64 and all(op.dtype == np.float64 for op in ops[1:]):
+            messages = np.concatenate(
+                [np.broadcast_to(op.reshape(op.shape[0], -1), (batch, op[0].size)).T
+                 for op in ops[1:]], axis=0)
+            out = kernels.product_sum(flat_const, messages, stacked, out_pos, n_out)
+            return out.reshape((batch,) + out_shape)
         step = max(1, self.BLOCK // flat_const.size)
         if batch > step:  # in blocks of rows whose arrays stay in the processor's cache
             out = None

@@ -157,11 +157,13 @@ def condition_parameters(model, mechanisms, acts) -> dict:
     return {"leak": leak, "inhibitors": inhibitors}
 
 
-def _enumerated(model, vectors: dict, draws: int, seed: int, grades, names):
-    """All draws of one case in one call of the cause enumeration, or ``None`` when the engine
-    would not take the case that way (then the expanded network is used)."""
+def _on_the_network(model, vectors: dict, draws: int, seed: int, grades, names):
+    """All draws of one case in one engine call on the model's own network, the draws as rows
+    with their own condition parameters: the cause enumeration when its cost rule takes the
+    case, else a junction tree whose condition factors are per-row tables. ``None`` when the
+    engine cannot take per-row parameters here (then the expanded network is used)."""
     engine = model.engine
-    if engine.enumeration is None or not engine.use_enumeration:
+    if engine.enumeration is None:
         return None
     mechanisms, acts, priors = _draw(model, draws, seed, grades, "conditions")
     batch = draws + 1
@@ -170,40 +172,46 @@ def _enumerated(model, vectors: dict, draws: int, seed: int, grades, names):
         i = engine.index[cause]
         scaled = np.vstack([np.ones((1, ratio.shape[1])), ratio])
         lik[i] = lik[i] * scaled if i in lik else scaled
-    keep = engine._keep_set(engine._positive_outer(lik))
-    if engine._enumeration_for(lik, batch, keep)[0] is None:  # the engine's own cost rule
+    if not engine.takes_parameters(lik):
         return None
+    keep = engine._keep_set(engine._positive_outer(lik))
+    enumerate_ = engine.use_enumeration and \
+        engine._enumeration_for(lik, batch, keep)[0] is not None  # the engine's own cost rule
     marg, _ = engine.posterior(lik, batch, [engine.index[v] for v in names],
-                               params=condition_parameters(model, mechanisms, acts))
+                               params=condition_parameters(model, mechanisms, acts),
+                               enumerate=enumerate_)
     return {engine.variables[i]: m for i, m in marg.items()}
 
 
-def intervals(model, answers: dict | None = None, draws: int = 100,
-              level: float | None = None,
-              seed: int = 0, grades: pd.DataFrame | None = None,
-              scope: str = "conditions") -> pd.DataFrame:
-    """Point posterior and credible interval of every condition and cause for one case.
+WAYS = ("auto", "expanded")
 
-    Returns a DataFrame indexed by node id with ``kind`` ('condition' | 'cause'), ``point``,
-    ``low`` and ``high``. For a cause the probability is P(not at its healthy state | answers),
-    as in ``Diagnosis.causes.posterior``. ``scope`` chooses which parameters are uncertain
-    (see :func:`expanded`).
+
+def posterior_draws(model, answers: dict | None = None, draws: int = 100, seed: int = 0,
+                    grades: pd.DataFrame | None = None, scope: str = "conditions",
+                    way: str = "auto") -> pd.DataFrame:
+    """The posterior of every condition and cause under each parameter draw of one case.
+
+    Returns a DataFrame with one row per draw, row 0 the literature values (the point
+    estimate), and one column per node: P(present) of a condition, P(not at its healthy state)
+    of a cause. ``way='auto'``: the model's own network with per-row parameters where it can
+    (``scope='conditions'``), else the parameter-expanded network; ``'expanded'``: always the
+    expanded network (the reference the tests hold the fast way to).
     """
     if getattr(model, "kb", None) is None:
         raise ValueError("intervals need the evidence grades of the knowledge base; this model "
                          "was read from a network file")
     if not isinstance(draws, (int, np.integer)) or not 10 <= draws <= 10000:
         raise ValueError(f"draws must be an integer from 10 to 10000, got {draws!r}")
-    if level is None:  # the default credible level lives in data/grades.yaml
-        level = float(_grades(model).attrs["credible_level"])
-    if not 0.5 <= level < 1:
-        raise ValueError(f"level must be in [0.5, 1), got {level!r}")
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    if way not in WAYS:
+        raise ValueError(f"way must be one of {', '.join(WAYS)}, got {way!r}")
     clean, vectors, _ = model._evidence(answers)
     names = model.condition_ids + model.cause_ids
     post = None
-    if scope == "conditions":  # the fast way: draws as rows of the cause enumeration
+    if scope == "conditions" and way == "auto":  # draws as rows on the model's own network
         try:
-            post = _enumerated(model, vectors, draws, seed, grades, names)
+            post = _on_the_network(model, vectors, draws, seed, grades, names)
         except ValueError:
             raise model._conflict(clean) from None
     if post is None:  # the general way: the parameter-expanded network
@@ -221,9 +229,29 @@ def intervals(model, answers: dict | None = None, draws: int = 100,
         except ValueError:
             raise model._conflict(clean) from None
     causes = set(model.cause_ids)
-    # (draws + 1, nodes): P(present) of a condition, P(not healthy) of a cause
-    p = np.column_stack([1.0 - post[node][:, 0] if node in causes else post[node][:, -1]
-                         for node in names])
+    return pd.DataFrame({node: 1.0 - post[node][:, 0] if node in causes else post[node][:, -1]
+                         for node in names}, index=pd.RangeIndex(draws + 1, name="draw"))
+
+
+def intervals(model, answers: dict | None = None, draws: int = 100,
+              level: float | None = None,
+              seed: int = 0, grades: pd.DataFrame | None = None,
+              scope: str = "conditions") -> pd.DataFrame:
+    """Point posterior and credible interval of every condition and cause for one case.
+
+    Returns a DataFrame indexed by node id with ``kind`` ('condition' | 'cause'), ``point``,
+    ``low`` and ``high``. For a cause the probability is P(not at its healthy state | answers),
+    as in ``Diagnosis.causes.posterior``. ``scope`` chooses which parameters are uncertain
+    (see :func:`expanded`).
+    """
+    if level is None and getattr(model, "kb", None) is not None:
+        level = float(_grades(model).attrs["credible_level"])  # lives in data/grades.yaml
+    if level is not None and not 0.5 <= level < 1:
+        raise ValueError(f"level must be in [0.5, 1), got {level!r}")
+    frame = posterior_draws(model, answers, draws, seed, grades, scope)
+    p = frame.to_numpy()
+    names = list(frame.columns)
+    causes = set(model.cause_ids)
     low, high = np.quantile(p[1:], [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
     return pd.DataFrame({"kind": ["cause" if node in causes else "condition" for node in names],
                          "point": p[0], "low": low, "high": high},
