@@ -237,7 +237,9 @@ class Engine:
         Noisy-OR variables in ``whole`` keep their CPT undecomposed (see :meth:`_whole`).
         ``per_row``: the noisy-OR factors of the conditions (:attr:`enumeration`'s) are per-row
         tables given at run time (parameter draws, see :meth:`_row_tables`); the tree's
-        ``row_spec`` says what each is."""
+        ``row_spec`` says what each is. Such a tree always computes in float64 (10-15x quicker
+        than ``longdouble`` here): its caller checks the precision it needs against an
+        extended-precision run of one row (:func:`model.uncertainty.posterior_draws`)."""
         key = (pattern, sliced, whole, per_row)
         tree = self._trees.get(key)
         if tree is None:
@@ -273,7 +275,7 @@ class Engine:
                 factors.append(Factor((scope[0], aux), w))
                 for parent, g in zip(scope[1:], gs):
                     factors.append(Factor((aux, parent), np.stack([g, np.ones_like(g)])))
-            if pattern and not pattern <= self.likely_outer:
+            if pattern and not pattern <= self.likely_outer and not per_row:
                 # kept rare positives bring signed terms that cancel (1 - L * prod g for a rare
                 # finding): extended precision keeps many of them within 1e-12 of exact. Common
                 # ones (present in 1 case in 8 or more a priori) cancel little: float64, several

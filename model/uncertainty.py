@@ -7,13 +7,17 @@ the log-odds scale, ``logit(a') = logit(a) + logit_sd * z``, and each cause prio
 median draw of every parameter. (A Beta with the same mean is not used: for rare events such as a
 base rate of 1e-4 its central interval can exclude the point value itself.)
 
-Propagation is Monte Carlo and exact per draw. With the default scope, most cases run as one call
-of the cause enumeration (:mod:`model.enumeration`): the draws are rows, each with its own
-noisy-OR parameters for the conditions, so nothing is compiled. Cases the engine would not
-enumerate (thousands of open cause states, or many findings present) use the parameter-expanded
-network (:mod:`model.expanded`), where a draw is soft evidence on the mechanism and cause nodes,
-all draws of one case one batched engine call. The interval is the central ``level`` quantile
-range of the draws. Same seed, same intervals (the two ways give the same numbers, tested).
+Propagation is Monte Carlo and exact per draw, all draws of one case in one batched engine call
+on the model's own network: the draws are rows, each with its own noisy-OR parameters for the
+conditions. The cause enumeration (:mod:`model.enumeration`) takes the case when its cost rule
+says so; otherwise a junction tree over the model's own nodes whose condition factors are
+per-row tables (it compiles like the case's diagnosis tree, far quicker than the expanded
+network's), in float64, its literature row checked against the case's exact posterior to
+``POINT_TOLERANCE``. A case failing that check, a case with evidence on a condition itself, and
+``scope='all'`` use the parameter-expanded network (:mod:`model.expanded`), where a draw is
+soft evidence on the mechanism and cause nodes. The interval is the central ``level`` quantile
+range of the draws. Same seed, same intervals (the ways give the same posteriors draw for draw,
+tested: :func:`posterior_draws` with ``way='expanded'`` is the reference).
 
 Scope: by default the priors, base rates and cause -> condition links are uncertain (285-node
 expanded network); ``scope='all'`` adds every symptom likelihood (about 700 nodes, much slower to
@@ -157,6 +161,10 @@ def condition_parameters(model, mechanisms, acts) -> dict:
     return {"leak": leak, "inhibitors": inhibitors}
 
 
+#: how far the float64 per-row tree's literature row may be from the case's exact posterior
+POINT_TOLERANCE = 1e-10
+
+
 def _on_the_network(model, vectors: dict, draws: int, seed: int, grades, names):
     """All draws of one case in one engine call on the model's own network, the draws as rows
     with their own condition parameters: the cause enumeration when its cost rule takes the
@@ -177,9 +185,17 @@ def _on_the_network(model, vectors: dict, draws: int, seed: int, grades, names):
     keep = engine._keep_set(engine._positive_outer(lik))
     enumerate_ = engine.use_enumeration and \
         engine._enumeration_for(lik, batch, keep)[0] is not None  # the engine's own cost rule
-    marg, _ = engine.posterior(lik, batch, [engine.index[v] for v in names],
+    wanted = [engine.index[v] for v in names]
+    marg, _ = engine.posterior(lik, batch, wanted,
                                params=condition_parameters(model, mechanisms, acts),
                                enumerate=enumerate_)
+    if not enumerate_:
+        # the per-row tree runs in float64: its literature row must match the case's own
+        # (extended-precision) posterior, else the signed terms of rare positive findings
+        # cancelled too much and the expanded network takes the case
+        point, _ = engine.posterior({i: a[:1] for i, a in lik.items()}, 1, wanted)
+        if any(np.abs(marg[i][0] - point[i][0]).max() > POINT_TOLERANCE for i in wanted):
+            return None
     return {engine.variables[i]: m for i, m in marg.items()}
 
 

@@ -101,3 +101,16 @@ def test_posterior_draws_refuses_an_unknown_way(model):
     from model.uncertainty import posterior_draws
     with pytest.raises(ValueError, match="way must be one of auto, expanded"):
         posterior_draws(model, {}, draws=10, way="fastest")
+
+
+def test_a_per_row_tree_that_loses_precision_hands_the_case_to_the_expanded_network(
+        model, monkeypatch):
+    """The per-row tree runs in float64 and checks its literature row against the case's own
+    posterior; a case failing the check (forced here) gets the expanded network's answer."""
+    from model import uncertainty
+    from model.uncertainty import posterior_draws
+    answers = sparse_runners_in_pain(model, 3, seed=8)[0]
+    ref = posterior_draws(model, answers, draws=20, seed=2, way="expanded")
+    monkeypatch.setattr(uncertainty, "POINT_TOLERANCE", -1.0)
+    got = posterior_draws(model, answers, draws=20, seed=2)
+    np.testing.assert_array_equal(got.to_numpy(), ref.to_numpy())
