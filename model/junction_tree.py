@@ -366,23 +366,27 @@ class Plan:
             order = summed + list(out) if summed_first else list(out) + summed
             flat_const = np.ascontiguousarray(
                 const.transpose([clique.index(c) for c in order])).reshape(-1)
-            grid = np.indices([dims[c] for c in order]).reshape(len(order), -1)
-            index = [np.ravel_multi_index([grid[order.index(c)] for c in sub[1:]],
-                                          [dims[c] for c in sub[1:]]) if len(sub) > 1
-                     else np.zeros(grid.shape[1], dtype=np.intp)  # a per-row scalar
-                     for sub in subs]
-            # for the compiled kernel: the messages side by side in one row, and where each
-            # clique entry adds to in the output
-            sizes = [math.prod(dims[c] for c in sub[1:]) for sub in subs]
-            offsets = np.cumsum([0] + sizes[:-1])
-            stacked = np.ascontiguousarray(
-                np.stack([ix + off for ix, off in zip(index, offsets)], axis=1), dtype=np.intp)
+            # where each message's entry for every clique entry sits, the messages side by side
+            # (offsets): one broadcast add per message variable, no grid of all coordinates
+            shape = [dims[c] for c in order]
+            stacked = np.empty((flat_const.size, len(subs)), dtype=np.intp)
+            offset = 0
+            for j, sub in enumerate(subs):
+                col = np.full(shape, offset, dtype=np.intp)
+                stride = 1
+                for c in reversed(sub[1:]):  # (none: a per-row scalar, one entry)
+                    axis = order.index(c)
+                    col += (np.arange(dims[c], dtype=np.intp) * stride).reshape(
+                        [-1 if i == axis else 1 for i in range(len(order))])
+                    stride *= dims[c]
+                stacked[:, j] = col.reshape(-1)
+                offset += stride
             n_summed = flat_const.size // n_out
             entries = np.arange(flat_const.size, dtype=np.intp)
             out_pos = entries % n_out if summed_first else entries // n_summed
-            got = self._gathers[k] = (flat_const, index, n_out, summed_first,
+            got = self._gathers[k] = (flat_const, n_out, summed_first,
                                       tuple(dims[c] for c in out), stacked, out_pos)
-        flat_const, index, n_out, summed_first, out_shape, stacked, out_pos = got
+        flat_const, n_out, summed_first, out_shape, stacked, out_pos = got
         if flat_const.dtype == np.float64 and all(op.dtype == np.float64 for op in ops[1:]):
             messages = np.concatenate(
                 [np.broadcast_to(op.reshape(op.shape[0], -1), (batch, op[0].size)).T
@@ -400,11 +404,14 @@ class Plan:
                     out = np.empty((batch,) + r.shape[1:], dtype=r.dtype)
                 out[rows] = r
             return out
+        # (extended precision, not compiled: the messages side by side, gathered one by one)
+        messages = np.concatenate(
+            [np.broadcast_to(op.reshape(op.shape[0], -1), (batch, op[0].size)) for op in ops[1:]],
+            axis=1)
         acc = np.empty((batch, flat_const.size), dtype=np.result_type(*ops))
-        np.multiply(np.take(ops[1].reshape(ops[1].shape[0], -1), index[0], axis=1),
-                    flat_const, out=acc)
-        for op, ix in zip(ops[2:], index[1:]):
-            acc *= np.take(op.reshape(op.shape[0], -1), ix, axis=1)
+        np.multiply(np.take(messages, stacked[:, 0], axis=1), flat_const, out=acc)
+        for j in range(1, stacked.shape[1]):
+            acc *= np.take(messages, stacked[:, j], axis=1)
         if summed_first:
             out = acc.reshape(batch, -1, n_out).sum(axis=1)
         else:
