@@ -95,6 +95,10 @@ class Engine:
         Compiled once; later changes to the network are not seen.
     decompose_min_parents : int
         Noisy-OR CPDs with at least this many parents are factorised.
+    cache_size : int
+        Compiled junction trees kept (least recently used first out; also at most
+        ``CACHE_BYTES``). Ranking every unanswered question of one runner in pain needs 40-80
+        trees, so a smaller cache recompiles them all on the page's next rerun.
     backends : sequence of str, optional
         The back ends the engine may use (default all of :data:`BACKENDS`); the junction tree is
         always allowed, as it takes every network and evidence. The tests hold each back end
@@ -106,7 +110,7 @@ class Engine:
     tree. Junction trees are compiled lazily for each such pattern and cached.
     """
 
-    def __init__(self, network, decompose_min_parents: int = 1, cache_size: int = 32,
+    def __init__(self, network, decompose_min_parents: int = 1, cache_size: int = 128,
                  backends=BACKENDS):
         unknown = set(backends) - set(BACKENDS)
         if unknown:

@@ -682,29 +682,38 @@ def _eliminate(adj, cards, logc, live, rule):
 
 def _merge_small(cliques, edges, cards, limit: int = 1024):
     """Merge neighbouring cliques while the union stays small: fewer, larger steps cost less
-    Python per run than many tiny ones (merging neighbours keeps the running intersection)."""
+    Python per run than many tiny ones (merging neighbours keeps the running intersection).
+    Each round merges the edge with the smallest union (the first such edge on ties); only the
+    unions of the edges at the merged clique change, so only those are recomputed."""
     cliques = [set(c) for c in cliques]
     edges = [tuple(e) for e in edges]
-
     card = [int(c) for c in cards]
 
     def size(vs):
         return math.prod(card[v] for v in vs)
 
+    sizes = [size(c) for c in cliques]
+    unions = [size(cliques[a] | cliques[b]) for a, b in edges]
     while True:
         best = None
-        for k, (a, b) in enumerate(edges):
-            u = size(cliques[a] | cliques[b])
-            if u <= max(limit, size(cliques[a]), size(cliques[b])) and (best is None
-                                                                           or u < best[0]):
+        for k, ((a, b), u) in enumerate(zip(edges, unions)):
+            if u <= max(limit, sizes[a], sizes[b]) and (best is None or u < best[0]):
                 best = (u, k)
         if best is None:
             break
         a, b = edges.pop(best[1])
+        unions.pop(best[1])
         cliques[a] |= cliques[b]
         cliques[b] = None
-        edges = [(a if x == b else x, a if y == b else y) for x, y in edges]
-        edges = [(x, y) for x, y in edges if x != y]
+        sizes[a] = best[0]
+        kept_edges, kept_unions = [], []
+        for (x, y), u in zip(edges, unions):
+            x, y = (a if x == b else x), (a if y == b else y)
+            if x == y:
+                continue
+            kept_edges.append((x, y))
+            kept_unions.append(size(cliques[x] | cliques[y]) if a in (x, y) else u)
+        edges, unions = kept_edges, kept_unions
     alive = [i for i, c in enumerate(cliques) if c is not None]
     new = {old: k for k, old in enumerate(alive)}
     return ([tuple(sorted(cliques[i])) for i in alive],
@@ -713,11 +722,11 @@ def _merge_small(cliques, edges, cards, limit: int = 1024):
 
 def _max_spanning_tree(cliques):
     """Kruskal on separator size: the running-intersection junction tree."""
+    sets = [set(c) for c in cliques]
     cand = []
     for i in range(len(cliques)):
         for j in range(i + 1, len(cliques)):
-            w = len(set(cliques[i]) & set(cliques[j]))
-            cand.append((-w, i, j))
+            cand.append((-len(sets[i] & sets[j]), i, j))
     cand.sort()
     root = list(range(len(cliques)))
 
