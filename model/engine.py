@@ -737,17 +737,19 @@ class Engine:
         return CauseEnumeration.from_engine(self)
 
     def _enumeration_for(self, lik: dict, batch: int, keep: frozenset,
-                         max_work: float | None = None, pseudo: int = 0):
+                         max_work: float | None = None, pseudo: int = 0,
+                         with_parameters: bool = False):
         """``(enumeration, keep)`` when the cause enumeration is exact and cheap for these rows
-        (work within ``max_work``, default ``CauseEnumeration.MAX_WORK``), else
-        ``(None, keep)`` (use a junction tree).
+        (work within ``max_work``, default ``CauseEnumeration.MAX_WORK``; ``with_parameters``:
+        rows with their own condition parameters), else ``(None, keep)`` (use a junction tree).
 
         Common positives stay split into Quickscore rows: measured on sampled cases, that is
         cheaper than carrying them through the fired-state pass (which wins only where
         Quickscore would lose precision, for several rare positives)."""
         if not self.use_enumeration or self.enumeration is None:
             return None, keep
-        if self.enumeration.accepts(lik, batch, keep, self.foldable, max_work, pseudo=pseudo):
+        if self.enumeration.accepts(lik, batch, keep, self.foldable, max_work, pseudo=pseudo,
+                                    with_parameters=with_parameters):
             return self.enumeration, keep
         return None, keep
 

@@ -181,13 +181,15 @@ class CauseEnumeration:
 
     def accepts(self, lik: dict, batch: int, keep: frozenset, outer: dict,
                 max_work: float | None = None, exclude: frozenset = frozenset(),
-                pseudo: int = 0) -> bool:
+                pseudo: int = 0, with_parameters: bool = False) -> bool:
         """Whether these rows, with the outer leaves ``keep`` kept, run here within
         ``max_work`` (default :attr:`MAX_WORK`): the open cause states times the Quickscore rows
         (2 per positive or soft leaf not kept, from the engine's ``outer`` noisy-OR nodes) times
         the fired states per condition of the kept leaves (:meth:`fired_states`). ``exclude``:
         causes that pseudo-cases will put likelihoods on (they stay enumerated). ``pseudo``:
-        the unobserved leaves whose marginals are wanted (see :attr:`PSEUDO_COST`)."""
+        the unobserved leaves whose marginals are wanted (see :attr:`PSEUDO_COST`).
+        ``with_parameters``: the rows carry their own condition parameters (:meth:`run`'s
+        ``params``), so no private cause is summed out and every open state counts."""
         if len(keep) > self.MAX_KEPT or not keep <= self.kept_ok.keys():
             return False
         split = np.zeros(batch, dtype=int)
@@ -196,7 +198,9 @@ class CauseEnumeration:
             if vec is not None and v not in keep:
                 split += positive_or_soft(vec, off)
         exponent = int(split.max()) if batch else 0
-        work = (self.n_states(lik, batch, keep, exclude) << exponent) * self.fired_states(keep)
+        states = (self.n_states(lik, batch, keep, exclude) if not with_parameters else
+                  math.prod(int(self.cards[c]) for c in self.open_causes(lik, batch)))
+        work = (states << exponent) * self.fired_states(keep)
         work *= 1.0 + self.PSEUDO_COST * pseudo
         return work <= (self.MAX_WORK if max_work is None else max_work)
 

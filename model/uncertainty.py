@@ -184,7 +184,7 @@ def _on_the_network(model, vectors: dict, draws: int, seed: int, grades, names):
         return None
     keep = engine._keep_set(engine._positive_outer(lik))
     enumerate_ = engine.use_enumeration and \
-        engine._enumeration_for(lik, batch, keep)[0] is not None  # the engine's own cost rule
+        engine._enumeration_for(lik, batch, keep, with_parameters=True)[0] is not None
     wanted = [engine.index[v] for v in names]
     marg, _ = engine.posterior(lik, batch, wanted,
                                params=condition_parameters(model, mechanisms, acts),
