@@ -1375,16 +1375,19 @@ class Engine:
         raw = positive.copy()
         positive = self._kept_mask(raw, nodes)  # the rest are expanded (Quickscore)
         shared = None
-        if slice_common and n > 1 and ((raw & ~raw[0]).sum(axis=1) <= 1).all():
+        if slice_common and n > 1:
             # variations of row 0 (a case and its candidate answers) share row 0's tree: its
-            # kept positives stay in the tree, each row's one extra positive is expanded
+            # kept positives stay in the tree, each row's one extra positive is expanded. A row
+            # whose candidate answer brings several positives keeps its own pattern (decided
+            # row by row against row 0, so the other candidates do not change it)
+            near = (raw & ~raw[0]).sum(axis=1) <= 1
             shared = self._kept_mask(raw[:1], nodes, expand=0)[0]
+            positive[near] = shared
         # Rows that share most of their positives share one tree: the common positives stay in
         # it, each row's few extras are expanded.
         common = positive.all(axis=0) if n else np.zeros(len(nodes), bool)
-        if shared is not None:
-            positive[:] = shared
-        elif common.any() and (positive & ~common).sum(axis=1).max() <= self.max_expanded:
+        if shared is None and common.any() and \
+                (positive & ~common).sum(axis=1).max() <= self.max_expanded:
             positive[:] = common
         codes = np.packbits(positive, axis=1) if len(nodes) else np.zeros((n, 1), np.uint8)
         todo = np.ones(n, dtype=bool)
