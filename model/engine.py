@@ -193,6 +193,11 @@ class Engine:
         self.dtype = np.longdouble
         self._new_caches()
 
+    # Kept leaves (positive findings in a junction tree) with at most this many parents keep
+    # their CPT whole: no signed aux factor, so a rare one observed present needs no extended
+    # precision (the red flags are mostly such findings: dark urine, a crack, a cold foot)
+    WHOLE_KEPT_PARENTS = 3
+
     CACHE_BYTES = 256 << 20  # compiled junction trees kept, at most (as measured when stored)
 
     def _new_caches(self) -> None:
@@ -257,8 +262,9 @@ class Engine:
                     continue
                 if scope[0] in self.foldable and scope[0] not in pattern:
                     continue  # folded into per-case likelihoods, expanded, or barren
-                if scope[0] in sliced or scope[0] in whole:
-                    # observed: use the CPT itself. Its signed factorisation cancels when a
+                if scope[0] in sliced or scope[0] in whole or (
+                        scope[0] in pattern and len(scope) - 1 <= self.WHOLE_KEPT_PARENTS):
+                    # observed, or a kept leaf with few parents: use the CPT itself. Its signed factorisation cancels when a
                     # rare child is observed present (three rare conditions observed present
                     # lost 1e-8 in float64)
                     factors.append(Factor(scope, self._full_tables[scope[0]]))
@@ -279,7 +285,9 @@ class Engine:
                 factors.append(Factor((scope[0], aux), w))
                 for parent, g in zip(scope[1:], gs):
                     factors.append(Factor((aux, parent), np.stack([g, np.ones_like(g)])))
-            if pattern and not pattern <= self.likely_outer and not per_row:
+            signed = {v for v in pattern
+                      if len(self._full_tables[v].shape) - 1 > self.WHOLE_KEPT_PARENTS}
+            if signed and not signed <= self.likely_outer and not per_row:
                 # kept rare positives bring signed terms that cancel (1 - L * prod g for a rare
                 # finding): extended precision keeps many of them within 1e-12 of exact. Common
                 # ones (present in 1 case in 8 or more a priori) cancel little: float64, several
