@@ -296,3 +296,30 @@ def test_repeated_expanded_rows_run_once_with_the_same_answers(model, monkeypatc
     np.testing.assert_allclose(z2[ok1], z1[ok1], rtol=0, atol=1e-12)
     for c in conds:
         np.testing.assert_allclose(m2[c], m1[c], rtol=0, atol=1e-12, err_msg=c)
+
+
+@settings(max_examples=3, **SETTINGS)
+@given(data=st.data())
+def test_rare_findings_with_few_parents_present_run_whole_in_float64_and_stay_exact(
+        paths, network, data):
+    """Rare findings with at most ``WHOLE_KEPT_PARENTS`` parents observed present (the red
+    flags: dark urine, a crack, a cold foot ...) keep their CPT whole in the junction tree, so
+    their tree needs no extended precision; still exact, many at once, with leg pain."""
+    engine = paths
+    few = sorted(engine.variables[v] for v in engine.foldable
+                 if v not in engine.likely_outer
+                 and engine._full_tables[v].ndim - 1 <= engine.WHOLE_KEPT_PARENTS
+                 and engine.variables[v] != "leg_pain")
+    assert len(few) >= 8, few
+    positives = data.draw(st.lists(st.sampled_from(few), unique=True, min_size=4, max_size=8))
+    hard = {v: engine.states[v][1 - engine.foldable[engine.index[v]][0]] for v in positives}
+    hard["leg_pain"] = engine.states["leg_pain"][1]
+    lik = engine.likelihoods(hard, 1)
+    if not engine.check_possible(lik, 1)[0]:
+        return
+    engine.infer(hard)
+    keep = engine._keep_set(engine._positive_outer(lik))
+    kept_trees = [t for key, t in engine._trees.items() if key[0] == keep]
+    if keep and kept_trees:  # (the mixture kernel may have taken the case instead)
+        assert not any(s.dtype == np.longdouble for t in kept_trees for s in t.static), keep
+    check_against_oracle(engine, network, hard, {}, ["exertional_rhabdomyolysis", "muscle"])
