@@ -198,6 +198,10 @@ class Engine:
     # precision (the red flags are mostly such findings: dark urine, a crack, a cold foot)
     WHOLE_KEPT_PARENTS = 3
 
+    def _kept_whole(self, v: int) -> bool:
+        """Whether kept leaf ``v`` keeps its CPT whole in a junction tree (few parents)."""
+        return self._full_tables[v].ndim - 1 <= self.WHOLE_KEPT_PARENTS
+
     CACHE_BYTES = 256 << 20  # compiled junction trees kept, at most (as measured when stored)
 
     def _new_caches(self) -> None:
@@ -263,7 +267,7 @@ class Engine:
                 if scope[0] in self.foldable and scope[0] not in pattern:
                     continue  # folded into per-case likelihoods, expanded, or barren
                 if scope[0] in sliced or scope[0] in whole or (
-                        scope[0] in pattern and len(scope) - 1 <= self.WHOLE_KEPT_PARENTS):
+                        scope[0] in pattern and self._kept_whole(scope[0])):
                     # observed, or a kept leaf with few parents: use the CPT itself. Its signed factorisation cancels when a
                     # rare child is observed present (three rare conditions observed present
                     # lost 1e-8 in float64)
@@ -285,8 +289,7 @@ class Engine:
                 factors.append(Factor((scope[0], aux), w))
                 for parent, g in zip(scope[1:], gs):
                     factors.append(Factor((aux, parent), np.stack([g, np.ones_like(g)])))
-            signed = {v for v in pattern
-                      if len(self._full_tables[v].shape) - 1 > self.WHOLE_KEPT_PARENTS}
+            signed = {v for v in pattern if not self._kept_whole(v)}
             if signed and not signed <= self.likely_outer and not per_row:
                 # kept rare positives bring signed terms that cancel (1 - L * prod g for a rare
                 # finding): extended precision keeps many of them within 1e-12 of exact. Common
