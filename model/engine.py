@@ -190,7 +190,6 @@ class Engine:
         self._likely: frozenset | None = None
         self._keepable: tuple | None = None
         self._cache_size = cache_size
-        self.dtype = np.longdouble
         self._new_caches()
 
     # Kept leaves (positive findings in a junction tree) with at most this many parents keep
@@ -256,59 +255,69 @@ class Engine:
         key = (pattern, sliced, whole, per_row)
         tree = self._trees.get(key)
         if tree is None:
-            factors, cards = [], list(self.cards)
-            position = ({v: j for j, v in enumerate(self.enumeration.conditions)}
-                        if per_row else {})
-            row_scopes, row_spec = [], []
-            for kind, scope, payload in self._specs:
-                if kind == "tab":
-                    factors.append(Factor(scope, payload))
-                    continue
-                if scope[0] in self.foldable and scope[0] not in pattern:
-                    continue  # folded into per-case likelihoods, expanded, or barren
-                if scope[0] in sliced or scope[0] in whole or (
-                        scope[0] in pattern and self._kept_whole(scope[0])):
-                    # observed, or a kept leaf with few parents: use the CPT itself. Its signed factorisation cancels when a
-                    # rare child is observed present (three rare conditions observed present
-                    # lost 1e-8 in float64)
-                    factors.append(Factor(scope, self._full_tables[scope[0]]))
-                    continue
-                off, leak, gs = payload
-                aux = len(cards)
-                cards.append(2)
-                j = position.get(scope[0])
-                if j is not None:  # a condition whose parameters vary per row
-                    row_scopes.append((scope[0], aux))
-                    row_spec.append(("leak", j, off, None))
-                    for parent in scope[1:]:
-                        row_scopes.append((aux, parent))
-                        row_spec.append(("link", j, off, parent))
-                    continue
-                w = np.zeros((2, 2))
-                w[off, 0], w[1 - off, 0], w[1 - off, 1] = leak, -leak, 1.0
-                factors.append(Factor((scope[0], aux), w))
-                for parent, g in zip(scope[1:], gs):
-                    factors.append(Factor((aux, parent), np.stack([g, np.ones_like(g)])))
-            signed = {v for v in pattern if not self._kept_whole(v)}
-            if signed and not signed <= self.likely_outer and not per_row:
-                # kept rare positives bring signed terms that cancel (1 - L * prod g for a rare
-                # finding): extended precision keeps many of them within 1e-12 of exact. Common
-                # ones (present in 1 case in 8 or more a priori) cancel little: float64, several
-                # times faster than longdouble's x87 arithmetic (600 sampled cases: at most
-                # 2e-11 from the longdouble result)
-                factors = [Factor(f.scope, f.table.astype(self.dtype)) for f in factors]
-                row_dtype = self.dtype
-            else:
-                row_dtype = np.float64
-            static = [f for f in factors if not sliced.intersection(f.scope)]
-            gathered = [f for f in factors if sliced.intersection(f.scope)]
-            live = {v for f in factors for v in f.scope} - sliced
-            live |= {v for sc in row_scopes for v in sc} - sliced
-            tree = JunctionTree(static, np.array(cards),
-                                [v for v in range(len(self.variables)) if v in live],
-                                gathered, sliced, row_scopes)
-            tree.row_spec, tree.row_dtype = row_spec, row_dtype
+            chained = frozenset(v for v in pattern if not self._kept_whole(v)
+                                and v not in self.likely_outer)
+            order = None
+            if chained:  # the chains follow the cliques of the same tree with aux variables
+                order = _depth_first(self._build(pattern, sliced, whole, per_row, frozenset()))
+            tree = self._build(pattern, sliced, whole, per_row, chained, order)
             self._trees[key] = tree
+        return tree
+
+    def _build(self, pattern: frozenset, sliced: frozenset, whole: frozenset, per_row: bool,
+               chained: frozenset, order: dict | None = None) -> "JunctionTree":
+        """The junction tree of :meth:`tree`; the kept leaves in ``chained`` become chains of
+        "fired yet" variables (:func:`_fired_chain`), their parents in ``order`` (a position per
+        variable), the other kept leaves keep one signed aux variable."""
+        factors, cards = [], list(self.cards)
+        position = ({v: j for j, v in enumerate(self.enumeration.conditions)}
+                    if per_row else {})
+        row_scopes, row_spec = [], []
+        for kind, scope, payload in self._specs:
+            if kind == "tab":
+                factors.append(Factor(scope, payload))
+                continue
+            if scope[0] in self.foldable and scope[0] not in pattern:
+                continue  # folded into per-case likelihoods, expanded, or barren
+            if scope[0] in sliced or scope[0] in whole or (
+                    scope[0] in pattern and self._kept_whole(scope[0])):
+                # observed, or a kept leaf with few parents: the CPT itself (all its terms
+                # positive; the signed factorisation cancels when a rare child is present)
+                factors.append(Factor(scope, self._full_tables[scope[0]]))
+                continue
+            off, leak, gs = payload
+            if scope[0] in chained:
+                # a rare kept leaf with many parents: its signed aux factor would cancel
+                # (1 - L * prod g, present), a chain of positive terms does not
+                parents = sorted(range(len(gs)), key=lambda i: order.get(scope[1 + i], 0))
+                factors += _fired_chain((scope[0],) + tuple(scope[1 + i] for i in parents),
+                                        off, leak, [gs[i] for i in parents], cards)
+                continue
+            aux = len(cards)
+            cards.append(2)
+            j = position.get(scope[0])
+            if j is not None:  # a condition whose parameters vary per row
+                row_scopes.append((scope[0], aux))
+                row_spec.append(("leak", j, off, None))
+                for parent in scope[1:]:
+                    row_scopes.append((aux, parent))
+                    row_spec.append(("link", j, off, parent))
+                continue
+            # common kept leaves (present in 1 case in 8 or more a priori) cancel little and
+            # keep the smaller star shape: 600 sampled cases within 2e-11 of extended precision
+            w = np.zeros((2, 2))
+            w[off, 0], w[1 - off, 0], w[1 - off, 1] = leak, -leak, 1.0
+            factors.append(Factor((scope[0], aux), w))
+            for parent, g in zip(scope[1:], gs):
+                factors.append(Factor((aux, parent), np.stack([g, np.ones_like(g)])))
+        static = [f for f in factors if not sliced.intersection(f.scope)]
+        gathered = [f for f in factors if sliced.intersection(f.scope)]
+        live = {v for f in factors for v in f.scope} - sliced
+        live |= {v for sc in row_scopes for v in sc} - sliced
+        tree = JunctionTree(static, np.array(cards),
+                            [v for v in range(len(self.variables)) if v in live],
+                            gathered, sliced, row_scopes)
+        tree.row_spec = row_spec
         return tree
 
     @property
@@ -844,7 +853,6 @@ class Engine:
         parameter rows ``case``: the leak table ``W[y, aux]`` and one ``G[aux, parent]`` per
         parent, the same decomposition as the static factors, with each row's leak and
         inhibitors."""
-        dtype = tree.row_dtype
         n = len(case)
         out = []
         for kind, j, off, parent in tree.row_spec:
@@ -857,7 +865,7 @@ class Engine:
                 g = (inhibitors[case, :, j] if inhibitors is not None
                      else np.ones((n, int(self.cards[parent]))))
                 w = np.stack([g, np.ones_like(g)], axis=1)
-            out.append(w.astype(dtype))
+            out.append(w)
         return out
 
     DEDUPLICATE_MIN_ROWS = 32  # expanded rows on a junction tree worth looking for repeats in
@@ -1609,6 +1617,45 @@ def _fold_links(rows: dict, links, absent) -> None:
 # ----------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------
+def _depth_first(tree: "JunctionTree") -> dict[int, int]:
+    """Each variable's first clique in a depth-first walk of ``tree`` from its root."""
+    first: dict[int, int] = {}
+    stack = [tree.root]
+    while stack:
+        c = stack.pop()
+        for v in tree.cliques[c]:
+            first.setdefault(v, len(first))
+        stack.extend(reversed(tree.children[c]))
+    return first
+
+
+def _fired_chain(scope: tuple, off: int, leak: float, gs: list, cards: list) -> list:
+    """A noisy-OR leaf ``scope[0]`` over parents ``scope[1:]`` as a chain of binary "has any
+    cause fired yet" variables, every term positive (the sequential decomposition of the
+    noisy-OR, Heckerman & Breese 1996): ``Z_1`` is the leak or the first parent firing, ``Z_j``
+    is ``Z_{j-1}`` or parent ``j`` firing, the last link is the leaf itself. Observed present,
+    a rare leaf keeps full float64 precision, where the signed auxiliary factor
+    ``1 - L * prod g`` cancels. New chain variables are appended to ``cards``."""
+    leaf, parents = scope[0], scope[1:]
+    factors, prev = [], None
+    for j, (parent, g) in enumerate(zip(parents, gs)):
+        if j == len(parents) - 1:
+            node, none, fired = leaf, off, 1 - off
+        else:
+            node, none, fired = len(cards), 0, 1
+            cards.append(2)
+        if prev is None:
+            t = np.empty((2, len(g)))
+            t[none], t[fired] = leak * g, 1.0 - leak * g
+            factors.append(Factor((node, parent), t))
+        else:
+            t = np.zeros((2, 2, len(g)))  # (previous link, this link, parent)
+            t[0, none], t[0, fired], t[1, fired] = g, 1.0 - g, 1.0
+            factors.append(Factor((prev, node, parent), t))
+        prev = node
+    return factors
+
+
 def _noisy_or_split(table: np.ndarray, rtol: float = 1e-11):
     """If ``table[off]`` is a product of per-parent vectors, return ``(off, L, [g_i])``."""
     for off in (0, 1):

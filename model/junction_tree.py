@@ -75,22 +75,23 @@ class JunctionTree:
             nbrs[b].append(a)
         self.nbrs = nbrs
         static = [np.ones(cards[list(c)]) for c in cliques]
+        member = np.zeros((len(cliques), n), dtype=bool)
+        for i, c in enumerate(cliques):
+            member[i, list(c)] = True
+        sizes = np.array([s.size for s in static])
+
+        def host(scope):  # the smallest clique holding ``scope`` (the first on ties)
+            holding = np.flatnonzero(member[:, list(scope)].all(axis=1))
+            return int(holding[np.argmin(sizes[holding])])
         for f in factors:
-            host = min((i for i, c in enumerate(cliques) if set(f.scope) <= set(c)),
-                       key=lambda i: static[i].size)
-            static[host] = static[host] * _expand(f.table, f.scope, cliques[host])
+            h = host(f.scope)
+            static[h] = static[h] * _expand(f.table, f.scope, cliques[h])
         self.static = static
-        self.home = {v: min((i for i, c in enumerate(cliques) if v in c),
-                            key=lambda i: static[i].size) for v in real}
+        self.home = {v: host((v,)) for v in real}
         self.gathered = []  # (scope, home clique or None for a per-case scalar, [(cut, table)])
         for rest, parts in groups.items():
-            host = None
-            if rest:
-                host = min((i for i, c in enumerate(cliques) if set(rest) <= set(c)),
-                           key=lambda i: static[i].size)
-            self.gathered.append((rest, host, parts))
-        self.row_hosts = [min((i for i, c in enumerate(cliques) if set(rest) <= set(c)),
-                              key=lambda i: static[i].size) for rest in row_rest]
+            self.gathered.append((rest, host(rest) if rest else None, parts))
+        self.row_hosts = [host(rest) for rest in row_rest]
         root = max(range(len(cliques)), key=lambda i: static[i].size)
         order, parent = [root], {root: None}
         for c in order:
@@ -472,6 +473,48 @@ class Plan:
         return [const] + [np.broadcast_to(np.empty(1), (1024,) + tuple(
             t.cards[list(_vars_of(t, c, s[1:]))])) for s in subs]
 
+    @cached_property
+    def program(self) -> "Program | None":
+        """The steps as flat arrays for the compiled executor; ``None`` in extended precision."""
+        if any(isinstance(s, np.ndarray) and s.dtype != np.float64 for s in self.slots):
+            return None
+        return Program.of(self.steps, self.slots)
+
+    def _run_compiled(self, program: "Program", vecs: list[np.ndarray], batch: int,
+                      rescale: bool, log: bool, pseudo_out: dict | None):
+        arena = np.empty((program.size, batch))
+        for slot, vec in zip(self.ev_slots, vecs):
+            if slot in program.where:  # (an operand no step reads: its clique is not needed)
+                start, n = program.where[slot]
+                arena[start:start + n] = vec.reshape(vec.shape[0], n).T
+        log_scale = np.zeros(batch)
+        kernels.run_steps(arena, program, rescale, log_scale)
+
+        def value(slot):
+            if slot in program.where:
+                start, n = program.where[slot]
+                return np.ascontiguousarray(arena[start:start + n].T)
+            return self.slots[slot]  # a constant
+        marg = {}
+        z = None
+        for v, slot in self.marg_slots.items():
+            m = value(slot)
+            if m.ndim == 1:
+                m = np.broadcast_to(m, (batch,) + m.shape)
+            if z is None:  # every marginal sums to the same Z
+                z = m.sum(axis=1)
+            marg[v] = m
+        if z is None:
+            z = value(self.z_slot)
+            z = np.full(batch, float(z)) if np.size(z) == 1 and np.ndim(z) < 2 else z[:, 0]
+        if pseudo_out is not None:
+            for y, slot in self.pseudo_slots.items():
+                p = value(slot)
+                pseudo_out[y] = np.broadcast_to(p[:, 0] if np.ndim(p) == 2 else p, (batch,))
+        if log:
+            return marg, z, log_scale
+        return marg, z
+
     def _slot(self, value) -> int:
         self.slots.append(value)
         return len(self.slots) - 1
@@ -482,7 +525,15 @@ class Plan:
         divided by its per-row maximum (only a per-row constant, so marginals stay right) and
         ``log=True`` also returns the summed log-scales of the collect messages for ``log Z``.
         ``pseudo_out`` receives ``Z`` of every pseudo-case per row (an argument, not state on
-        the plan, which is shared by every caller of the tree, Streamlit's threads included)."""
+        the plan, which is shared by every caller of the tree, Streamlit's threads included).
+
+        In float64 every step runs in one compiled call (:func:`model.kernels.run_steps`), each
+        row with the same operations in the same order whatever the other rows are; extended
+        precision (and the tests' ``force``) runs the numpy steps."""
+        program = self.program
+        if program is not None and self.force is None and all(
+                v.dtype == np.float64 for v in vecs):
+            return self._run_compiled(program, vecs, batch, rescale, log, pseudo_out)
         buf = list(self.slots)
         for slot, vec in zip(self.ev_slots, vecs):
             buf[slot] = vec
@@ -523,6 +574,91 @@ class Plan:
         if log:
             return marg, z, log_scale
         return marg, z
+
+
+@dataclass(frozen=True)
+class Program:
+    """A plan's steps as flat arrays, for :func:`model.kernels.run_steps`.
+
+    Per step ``s``: its clique's constant potential (``consts`` from ``const_start[s]``, C
+    order over the clique's variables, whose cards are ``dims`` from ``dim_start[s]``, ``n_dims``
+    of them); ``n_inputs[s]`` batched operands, each at ``in_base`` (from ``base_start[s]``) in
+    the arena with one stride per clique variable (``in_strides`` from ``in_start[s]``, 0 for
+    a variable the operand does not have); the output at ``out_base[s]``, ``n_out[s]``
+    entries, strides ``out_strides`` (aligned with ``dims``); ``scale[s]``: a message that
+    ``rescale`` divides by its per-row maximum. ``where``: arena ``(start, entries)`` of every
+    batched slot of the plan; ``size``: the arena's entries per row."""
+    consts: np.ndarray
+    const_start: np.ndarray
+    dims: np.ndarray
+    dim_start: np.ndarray
+    n_dims: np.ndarray
+    in_strides: np.ndarray
+    in_start: np.ndarray
+    in_base: np.ndarray
+    base_start: np.ndarray
+    n_inputs: np.ndarray
+    out_strides: np.ndarray
+    out_base: np.ndarray
+    n_out: np.ndarray
+    scale: np.ndarray
+    where: dict
+    size: int
+
+    @classmethod
+    def of(cls, steps: list, slots: list) -> "Program":
+        where: dict[int, tuple[int, int]] = {}
+        size = 0
+
+        def place(slot, n):
+            nonlocal size
+            if slot not in where:
+                where[slot] = (size, n)
+                size += n
+            return where[slot][0]
+
+        def strides(letters, dims, clique):
+            at, stride = {}, 1
+            for c in reversed(letters):
+                at[c] = stride
+                stride *= dims[c]
+            return [at.get(c, 0) for c in clique], stride
+
+        consts, dims_all, in_strides, in_base, out_strides = [], [], [], [], []
+        meta = {k: [] for k in ("const_start", "dim_start", "n_dims", "in_start", "base_start",
+                                "n_inputs", "out_base", "n_out", "scale")}
+        n_const = 0
+        for dst, expr, args, _, _, scale in steps:
+            inputs, out = expr.split("->")
+            clique, *subs = inputs.split(",")
+            const = np.ascontiguousarray(slots[args[0]], dtype=np.float64).reshape(-1)
+            dims = dict(zip(clique, np.shape(slots[args[0]])))
+            meta["const_start"].append(n_const)
+            meta["dim_start"].append(len(dims_all))
+            meta["n_dims"].append(len(clique))
+            meta["in_start"].append(len(in_strides))
+            meta["base_start"].append(len(in_base))
+            meta["n_inputs"].append(len(subs))
+            consts.append(const)
+            n_const += const.size
+            dims_all.extend(dims[c] for c in clique)
+            for slot, sub in zip(args[1:], subs):
+                st, n = strides(sub[1:], dims, clique)
+                in_base.append(place(slot, n))
+                in_strides.extend(st)
+            st, n = strides(out[1:], dims, clique)
+            meta["out_base"].append(place(dst, n))
+            meta["n_out"].append(n)
+            meta["scale"].append(bool(scale))
+            out_strides.extend(st)
+        ints = {k: np.asarray(v, dtype=np.int64) for k, v in meta.items() if k != "scale"}
+        return cls(consts=np.concatenate(consts) if consts else np.zeros(0),
+                   dims=np.asarray(dims_all, dtype=np.int64),
+                   in_strides=np.asarray(in_strides, dtype=np.int64),
+                   in_base=np.asarray(in_base, dtype=np.int64),
+                   out_strides=np.asarray(out_strides, dtype=np.int64),
+                   scale=np.asarray(meta["scale"], dtype=np.bool_), where=where, size=size,
+                   **ints)
 
 
 @lru_cache(maxsize=4096)
@@ -621,62 +757,17 @@ def _triangulate(adj: list[set], cards: np.ndarray, live: list[int]) -> list[tup
 
 def _eliminate(adj, cards, logc, live, rule):
     """Greedy elimination order under ``rule`` (0 min weight, 1 min fill, 2 weighted min
-    fill: the summed sizes of the fill edges); returns the maximal cliques it creates.
-
-    A vertex's score depends only on its neighbours and the edges among them, so after each
-    elimination only the scores of the eliminated vertex's neighbours and of their neighbours
-    (the only ones that can see a new fill edge) are recomputed. Neighbourhoods are also kept
-    as bit masks: the missing edges at a neighbour are one mask operation."""
-    live_set = set(live)
-    adj = {v: set(adj[v]) & live_set for v in live}
-    bits = {v: sum(1 << u for u in nb) for v, nb in adj.items()}
-    logc = [float(x) for x in logc]
-    card = [int(c) for c in cards]
-    by_card = {}  # card -> mask of the vertices with it (weighted fill sums cards by popcount)
+    fill: the summed sizes of the fill edges), compiled (:func:`model.kernels.eliminate`);
+    returns the maximal cliques it creates."""
+    live = list(live)
+    at = {v: i for i, v in enumerate(live)}
+    matrix = np.zeros((len(live), len(live)), dtype=bool)
     for v in live:
-        by_card[card[v]] = by_card.get(card[v], 0) | (1 << v)
-    by_card = list(by_card.items())
-
-    def score(v):
-        nb, mask = adj[v], bits[v]
-        weight = logc[v] + sum(logc[u] for u in nb)
-        if rule == 2:
-            total = 0
-            for a in nb:  # each missing pair counted from both ends
-                missing = mask & ~bits[a] & ~(1 << a)
-                if missing:
-                    total += card[a] * sum(k * (missing & m).bit_count() for k, m in by_card)
-            return (total // 2, weight)
-        fill = sum((mask & ~bits[a]).bit_count() - 1 for a in nb) // 2
-        return (weight, fill) if rule == 0 else (fill, weight)
-
-    remaining = set(live)
-    keys = {v: score(v) for v in remaining}
-    cliques, seen = [], []
-    while remaining:
-        best, best_key = None, None
-        for v in remaining:  # first strict minimum in set order, as ties always were broken
-            key = keys[v]
-            if best_key is None or key < best_key:
-                best, best_key = v, key
-        nb = adj.pop(best)
-        mask = bits.pop(best)
-        for a in nb:
-            adj[a].update(nb - {a})
-            adj[a].discard(best)
-            bits[a] = (bits[a] | mask) & ~((1 << a) | (1 << best))
-        members = frozenset(nb | {best})
-        if not any(members <= c for c in seen):
-            seen.append(members)
-            cliques.append(tuple(sorted(members)))
-        remaining.remove(best)
-        del keys[best]
-        touched = set(nb)
-        for a in nb:
-            touched |= adj[a]
-        for v in touched:
-            keys[v] = score(v)
-    return cliques
+        for u in adj[v]:
+            if u in at:
+                matrix[at[v], at[u]] = True
+    cliques = kernels.eliminate(matrix, np.asarray(cards)[live], rule)
+    return [tuple(sorted(live[i] for i in c)) for c in cliques]
 
 
 def _merge_small(cliques, edges, cards, limit: int = 1024):
@@ -720,13 +811,15 @@ def _merge_small(cliques, edges, cards, limit: int = 1024):
 
 
 def _max_spanning_tree(cliques):
-    """Kruskal on separator size: the running-intersection junction tree."""
-    sets = [set(c) for c in cliques]
-    cand = []
-    for i in range(len(cliques)):
-        for j in range(i + 1, len(cliques)):
-            cand.append((-len(sets[i] & sets[j]), i, j))
-    cand.sort()
+    """Kruskal on separator size (larger first, then by clique numbers): the
+    running-intersection junction tree."""
+    n = 1 + max((v for c in cliques for v in c), default=0)
+    member = np.zeros((len(cliques), n), dtype=np.int32)
+    for i, c in enumerate(cliques):
+        member[i, list(c)] = 1
+    shared = member @ member.T
+    first, second = np.triu_indices(len(cliques), 1)
+    order = np.lexsort((second, first, -shared[first, second]))
     root = list(range(len(cliques)))
 
     def find(x):
@@ -736,7 +829,10 @@ def _max_spanning_tree(cliques):
         return x
 
     edges = []
-    for _, i, j in cand:
+    for k in order.tolist():
+        if len(edges) == len(cliques) - 1:
+            break
+        i, j = int(first[k]), int(second[k])
         a, b = find(i), find(j)
         if a != b:
             root[a] = b
