@@ -5,28 +5,6 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def product_sum_rows_last(const, messages, index, out_pos, n_out):
-    """See :func:`model.kernels.product_sum`; returns ``(n_out, rows)``."""
-    rows = messages.shape[1]
-    size = const.shape[0]
-    n_msg = index.shape[1]
-    out = np.zeros((n_out, rows))
-    term = np.empty(rows)
-    for e in range(size):
-        c = const[e]
-        for r in range(rows):
-            term[r] = c
-        for j in range(n_msg):
-            m = messages[index[e, j]]
-            for r in range(rows):
-                term[r] *= m[r]
-        acc = out[out_pos[e]]
-        for r in range(rows):
-            acc[r] += term[r]
-    return out
-
-
-@njit(cache=True, nogil=True)
 def run_steps(arena, consts, const_start, dims, dim_start, n_dims, in_strides, in_start,
               in_base, base_start, n_inputs, out_strides, out_base, n_out, scale, rescale,
               log_scale):
@@ -185,3 +163,16 @@ def eliminate(adj, cards, logc, rule):
             if touched[v] and alive[v]:
                 score(v)
     return flat[:starts[n_kept]].copy(), starts[:n_kept + 1].copy()
+
+
+@njit(cache=True, nogil=True)
+def rows_times(a, b):
+    """See :func:`model.kernels.rows_times`."""
+    out = np.zeros((a.shape[0], b.shape[1]))
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            x = a[i, j]
+            if x != 0.0:
+                for k in range(b.shape[1]):
+                    out[i, k] += x * b[j, k]
+    return out

@@ -1,4 +1,4 @@
-"""Fast exact inference: a numpy junction tree compiled once from the pgmpy network.
+"""Fast exact inference: junction trees compiled from the pgmpy network, run by numba kernels.
 
 Why it is fast
 --------------
@@ -9,8 +9,15 @@ Why it is fast
   ``P(y | x) = sum_A W(y, A) * prod_i f_i(A, x_i)`` with ``f_i(0, x) = g_i(x)``, ``f_i(1, x) = 1``,
   ``W(off, .) = [L, 0]`` and ``W(on, .) = [-L, 1]``. The parents are no longer married to each other,
   so the cliques stay small although findings and leg pain have many parents.
-* **Batching.** Every potential carries a leading case axis, so one pass of ``einsum`` calls
-  answers thousands of cases; single cases run the same code with a batch of one.
+* **Positive terms where it matters.** A rare finding observed present would make that signed
+  factor cancel (``1 - L * prod g`` for a small result), so a kept rare finding with few parents
+  keeps its CPT and one with many becomes a chain of "has a cause fired yet" variables, every
+  term positive (:func:`_fired_chain`). Trees therefore always compute in float64.
+* **Compiled plans.** A tree compiles once per evidence pattern into a flat list of steps that
+  one numba call runs (:mod:`model.kernels`), rows innermost: each row sees the same operations
+  in the same order whatever rows run with it. Triangulation is compiled too.
+* **Batching.** Every potential carries a leading case axis, so one call answers thousands of
+  cases; single cases run the same code with a batch of one.
 * **Shafer-Shenoy messages** with per-case rescaling (log-scale kept for ``log P(evidence)``).
 
 Impossible evidence is detected exactly, not by a floating-point threshold: only CPDs that contain
@@ -28,7 +35,10 @@ leave open, no compile, float64, all terms positive, a fired-state pass for rare
 findings) when that is cheap (open states x Quickscore rows x fired states within
 ``CauseEnumeration.MAX_WORK``), else on a **junction tree** compiled for its pattern and cached.
 ``Engine(network, backends=(...))`` restricts an engine to some of them (the junction tree is
-always allowed); the tests hold each back end to the oracle that way.
+always allowed); the tests hold each back end to the oracle that way. Since the trees run
+compiled, the junction tree alone is faster on the dashboard's runners (bench/README); the
+other two stay the default until the junction tree keeps the relative precision they give a
+rare condition when one improbable finding is expanded by Quickscore.
 """
 from __future__ import annotations
 
@@ -40,6 +50,7 @@ from functools import cached_property
 
 import numpy as np
 
+from . import kernels
 from .bounded_cache import BoundedCache
 from .enumeration import CauseEnumeration, is_hard, positive_or_soft
 from .junction_tree import LETTERS, Factor, JunctionTree
@@ -451,10 +462,10 @@ class Engine:
             coef = coef * np.prod(factor, axis=1)
             neg = negative.astype(float)
             for p in parents:
-                lg = neg @ log_g[p][cols]
+                lg = kernels.rows_times(neg, log_g[p][cols])
                 f = np.exp(lg)
                 if zero_g[p].any():
-                    f = np.where(neg @ zero_g[p][cols] > 0, 0.0, f)
+                    f = np.where(kernels.rows_times(neg, zero_g[p][cols]) > 0, 0.0, f)
                 rows[p] = rows[p] * f if p in rows else f
             later = np.flatnonzero(positive.any(axis=0))  # (positions in cols)
             if len(later):
@@ -484,9 +495,9 @@ class Engine:
             for p in parents:
                 if not np.any(log_g[p][lcols]) and not zero_g[p][lcols].any():
                     continue  # no later leaf is linked to p
-                f = np.exp(gone @ log_g[p][lcols])
+                f = np.exp(kernels.rows_times(gone, log_g[p][lcols]))
                 if zero_g[p][lcols].any():
-                    f = np.where(gone @ zero_g[p][lcols] > 0, 0.0, f)
+                    f = np.where(kernels.rows_times(gone, zero_g[p][lcols]) > 0, 0.0, f)
                 rows[p] = rows[p] * f if p in rows else f
         leaf_set = set(leaves)
         for node, (off, leak, links) in self.foldable.items():

@@ -3,15 +3,15 @@
 A :class:`JunctionTree` is built once per list of factors (the engine caches one per pattern of
 kept leaves, sliced hard answers and undecomposed CPTs, see :meth:`model.engine.Engine.tree`);
 each (evidence variables, wanted marginals, pseudo-cases) compiles once into a :class:`Plan`, a
-flat list of ``einsum`` steps over batched arrays. Triangulation: best of three greedy
-eliminations; neighbouring small cliques merged (fewer, larger steps cost less Python per run).
+flat list of steps over batched arrays that one compiled call runs (:class:`Program`).
+Triangulation: best of three greedy eliminations (compiled); neighbouring small cliques merged.
 """
 from __future__ import annotations
 
 import math
 import string
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import numpy as np
 
@@ -229,19 +229,9 @@ class JunctionTree:
 class Plan:
     """Flat schedule of einsum steps for one tree, evidence pattern and set of wanted marginals."""
 
-    SMALL = 1 << 15  # below this many entries per call, the plain C einsum beats a BLAS path
-    # A step with several batched messages runs as a flat gather from SMALL entries (rows x
-    # clique entries) and as one einsum below: a fixed rule, so results never depend on what
-    # ran before (the other strategies stay for the tests, which hold them all to the same sums)
-    TUNED_MIN = 1 << 11
-    STRATEGIES = ("gather", "pairs", "messages_pairs", "const_first")
-    force: str | None = None  # tests: run every multi-message step with this strategy
-    # Gathered steps run in blocks of rows of at most BLOCK entries (1 MB arrays, which stay
-    # in the processor's cache): the 6,144-entry root clique with 135 rows at once (6.6 MB
-    # arrays, every product waiting on memory) took 19 ms for its four messages, in blocks of
-    # 2^15 to 2^17 entries about 2x less (2^14: 1.3x slower, 2^18: no gain; no answers yet;
-    # 2^17 beat 2^16 by 5 % on the whole tree run)
-    BLOCK = 1 << 17
+    # tests: run the steps as plain numpy einsums (the reference the compiled executor is
+    # held to); extended-precision operands always run that way
+    reference: bool = False
 
     def __init__(self, tree: JunctionTree, ev_vars: tuple[int, ...], wanted: tuple[int, ...],
                  pseudo: dict | None = None):
@@ -249,9 +239,6 @@ class Plan:
         pseudo = pseudo or {}
         self.slots: list = []  # constants live in slots; evidence and messages fill the rest
         self.steps: list = []
-        self._path_shapes: list = []  # per step: operand shapes to plan its einsum path with
-        self._paths: dict[int, list] = {}
-        self._gathers: dict[int, tuple] = {}  # per big step: its flat gather plan (on first use)
         ev_at: dict[int, list] = {}  # clique -> [(slot, scope)] of per-row operands
         self.ev_slots = []
         for v in ev_vars:
@@ -292,12 +279,8 @@ class Plan:
                 return ("c", np.einsum(axes + "->" + out, const))
             cslot = self._slot(const)
             expr = ",".join([axes] + subs) + "->a" + out
-            # the contraction path only matters for big calls: planned on first such use (from
-            # the operands' shapes, worked out then: most steps never need it)
-            self._path_shapes.append((const, c, tuple(subs)))
             dst = self._slot(None)
-            self.steps.append((dst, expr, tuple([cslot] + ops), len(self._path_shapes) - 1,
-                               const.size, scale))
+            self.steps.append((dst, expr, tuple([cslot] + ops), scale))
             return ("b", dst)
 
         for c in reversed(t.order[1:]):  # collect towards the root
@@ -343,135 +326,6 @@ class Plan:
                     over[(c, p)] = combine(c, p, _sep(t, c, p), over=over, extra=at.get(c, ()))
             kind, val = combine(top, None, (), over=over, extra=at.get(top, ()))
             self.pseudo_slots[y] = self._slot(val) if kind == "c" else val
-
-    def _gathered(self, k: int, expr: str, ops: list, batch: int) -> np.ndarray:
-        """Step ``k`` (the clique's constant potential times several batched messages, summed
-        to the output) as flat gathers: with the clique's entries laid out in two blocks, the
-        output variables and the summed ones, each entry multiplies the message entries it
-        needs (the messages flattened side by side, ``stacked`` says where) and adds into its
-        output entry. In float64 the compiled kernel does it (:mod:`model.kernels`); in extended
-        precision numpy gathers each message onto the entries (``np.take``), multiplies in place
-        and sums over one contiguous block axis."""
-        got = self._gathers.get(k)
-        if got is None:
-            inputs, out = expr.split("->")
-            clique, *subs = inputs.split(",")
-            const = ops[0]
-            dims = dict(zip(clique, const.shape))
-            out = out[1:]  # (the leading "a" is the row axis)
-            summed = [c for c in clique if c not in out]
-            n_out = math.prod(dims[c] for c in out)
-            # the summed variables on the side that makes the reduction quick: a few long
-            # contiguous blocks added up, or long contiguous runs summed (numpy's sum over a
-            # short last axis is slow: 2 entries, 6,144-entry clique, 135 rows: 7.7 ms vs 0.3)
-            summed_first = math.prod(dims[c] for c in summed) <= n_out
-            order = summed + list(out) if summed_first else list(out) + summed
-            flat_const = np.ascontiguousarray(
-                const.transpose([clique.index(c) for c in order])).reshape(-1)
-            # where each message's entry for every clique entry sits, the messages side by side
-            # (offsets): one broadcast add per message variable, no grid of all coordinates
-            shape = [dims[c] for c in order]
-            stacked = np.empty((flat_const.size, len(subs)), dtype=np.intp)
-            offset = 0
-            for j, sub in enumerate(subs):
-                col = np.full(shape, offset, dtype=np.intp)
-                stride = 1
-                for c in reversed(sub[1:]):  # (none: a per-row scalar, one entry)
-                    axis = order.index(c)
-                    col += (np.arange(dims[c], dtype=np.intp) * stride).reshape(
-                        [-1 if i == axis else 1 for i in range(len(order))])
-                    stride *= dims[c]
-                stacked[:, j] = col.reshape(-1)
-                offset += stride
-            n_summed = flat_const.size // n_out
-            entries = np.arange(flat_const.size, dtype=np.intp)
-            out_pos = entries % n_out if summed_first else entries // n_summed
-            got = self._gathers[k] = (flat_const, n_out, summed_first,
-                                      tuple(dims[c] for c in out), stacked, out_pos)
-        flat_const, n_out, summed_first, out_shape, stacked, out_pos = got
-        flat_msgs = [np.broadcast_to(op.reshape(op.shape[0], -1), (batch, op[0].size))
-                     for op in ops[1:]]  # each message as (rows, its entries), views
-        if flat_const.dtype == np.float64 and all(op.dtype == np.float64 for op in ops[1:]):
-            messages = np.concatenate([m.T for m in flat_msgs], axis=0)
-            out = kernels.product_sum(flat_const, messages, stacked, out_pos, n_out)
-            return out.reshape((batch,) + out_shape)
-        step = max(1, self.BLOCK // flat_const.size)
-        if batch > step:  # in blocks of rows whose arrays stay in the processor's cache
-            out = None
-            for start in range(0, batch, step):
-                rows = slice(start, min(batch, start + step))
-                part = [ops[0]] + [op[rows] if op.shape[0] == batch else op for op in ops[1:]]
-                r = self._gathered(k, expr, part, rows.stop - rows.start)
-                if out is None:
-                    out = np.empty((batch,) + r.shape[1:], dtype=r.dtype)
-                out[rows] = r
-            return out
-        # (extended precision, not compiled: the messages side by side, gathered one by one)
-        messages = np.concatenate(flat_msgs, axis=1)
-        acc = np.empty((batch, flat_const.size), dtype=np.result_type(*ops))
-        np.multiply(np.take(messages, stacked[:, 0], axis=1), flat_const, out=acc)
-        for j in range(1, stacked.shape[1]):
-            acc *= np.take(messages, stacked[:, j], axis=1)
-        if summed_first:
-            out = acc.reshape(batch, -1, n_out).sum(axis=1)
-        else:
-            out = acc.reshape(batch, n_out, -1).sum(axis=2)
-        return out.reshape((batch,) + out_shape)
-
-    def _multi(self, k: int, expr: str, ops: list, batch: int, size: int) -> np.ndarray:
-        """Step ``k`` with several batched messages: a flat gather when it is big, else one
-        plain einsum. The choice depends only on the step's size, never on timings, so the same
-        call gives the same bits whatever ran before."""
-        if self.force is not None:
-            return self._execute(self.force, self._path(self.force, expr, ops), k, expr, ops,
-                                 batch)
-        if batch * size >= self.SMALL:
-            return self._gathered(k, expr, ops, batch)
-        return np.einsum(expr, *ops)
-
-    @staticmethod
-    def _path(how: str, expr: str, ops: list):
-        """A strategy's contraction order as ``[(i, j, pairwise contraction), ...]``: operands
-        ``i < j`` of the current list are contracted and the result appended at its end, as in
-        numpy's einsum paths (the operands: the clique's constant first, then the messages)."""
-        n = len(ops)
-        if how == "gather":
-            return None
-        if how == "pairs":  # constant x first message, then the messages two by two
-            order = [(0, 1)] * (n - 1)
-        elif how == "messages_pairs":  # the messages two by two, the constant last
-            order = [(1, 2)] * (n - 2) + [(0, 1)]
-        elif how == "const_first":  # the constant times each message in turn
-            order = [(0, 1)] + [(0, n - 2 - i) for i in range(n - 2)]
-        else:
-            raise ValueError(f"unknown step strategy {how!r}; one of {Plan.STRATEGIES}")
-        inputs, out = expr.split("->")
-        subs = inputs.split(",")
-        path = []
-        for i, j in order:
-            b, a = subs.pop(j), subs.pop(i)
-            keep = set(out).union(*subs)  # letters still needed after this contraction
-            res = out if not subs else "".join(dict.fromkeys(c for c in a + b if c in keep))
-            path.append((i, j, _pairwise(f"{a},{b}->{res}")))
-            subs.append(res)
-        return path
-
-    def _execute(self, how: str, path, k: int, expr: str, ops: list, batch: int):
-        if how == "gather":
-            return self._gathered(k, expr, ops, batch)
-        ops = list(ops)
-        for i, j, pair in path:  # (numpy's einsum would search the path again on every call)
-            b, a = ops.pop(j), ops.pop(i)
-            ops.append(pair(a, b))
-        # (matmul leaves the row axis inside: later steps gather and multiply row-major)
-        return np.ascontiguousarray(ops[0])
-
-    def _shapes(self, k: int) -> list:
-        """Operands standing in for step ``k``'s, to plan its contraction path with."""
-        const, c, subs = self._path_shapes[k]
-        t = self._tree
-        return [const] + [np.broadcast_to(np.empty(1), (1024,) + tuple(
-            t.cards[list(_vars_of(t, c, s[1:]))])) for s in subs]
 
     @cached_property
     def program(self) -> "Program | None":
@@ -529,27 +383,17 @@ class Plan:
 
         In float64 every step runs in one compiled call (:func:`model.kernels.run_steps`), each
         row with the same operations in the same order whatever the other rows are; extended
-        precision (and the tests' ``force``) runs the numpy steps."""
+        precision (and the tests' ``reference``) runs one numpy ``einsum`` per step."""
         program = self.program
-        if program is not None and self.force is None and all(
+        if program is not None and not self.reference and all(
                 v.dtype == np.float64 for v in vecs):
             return self._run_compiled(program, vecs, batch, rescale, log, pseudo_out)
         buf = list(self.slots)
         for slot, vec in zip(self.ev_slots, vecs):
             buf[slot] = vec
         log_scale = np.zeros(batch)
-        small = self.SMALL
-        for dst, expr, args, k, size, scale in self.steps:
-            if len(args) > 2 and batch * size >= self.TUNED_MIN:  # several batched messages
-                r = self._multi(k, expr, [buf[i] for i in args], batch, size)
-            elif batch * size < small:
-                r = np.einsum(expr, *[buf[i] for i in args])
-            else:
-                path = self._paths.get(k)
-                if path is None:
-                    path = self._paths[k] = np.einsum_path(expr, *self._shapes(k),
-                                                           optimize="greedy")[0]
-                r = np.einsum(expr, *[buf[i] for i in args], optimize=path)
+        for dst, expr, args, scale in self.steps:
+            r = np.einsum(expr, *[buf[i] for i in args], optimize="greedy")
             if rescale and scale:
                 top = np.abs(r.reshape(batch, -1)).max(axis=1)
                 top[top == 0] = 1.0
@@ -628,7 +472,7 @@ class Program:
         meta = {k: [] for k in ("const_start", "dim_start", "n_dims", "in_start", "base_start",
                                 "n_inputs", "out_base", "n_out", "scale")}
         n_const = 0
-        for dst, expr, args, _, _, scale in steps:
+        for dst, expr, args, scale in steps:
             inputs, out = expr.split("->")
             clique, *subs = inputs.split(",")
             const = np.ascontiguousarray(slots[args[0]], dtype=np.float64).reshape(-1)
@@ -661,52 +505,6 @@ class Program:
                    **ints)
 
 
-@lru_cache(maxsize=4096)
-def _pairwise(eq: str):
-    """``np.einsum(eq, a, b)`` for two operands (no repeated letter within one) as one batched
-    ``matmul``, or a broadcast product when no letter is summed over both: numpy's own path
-    for such pairs, without searching the path on every call."""
-    inputs, out = eq.split("->")
-    a, b = inputs.split(",")
-    a_kept = [c for c in a if c in b or c in out]
-    b_kept = [c for c in b if c in a or c in out]
-    a_sum = tuple(i for i, c in enumerate(a) if c not in a_kept)
-    b_sum = tuple(i for i, c in enumerate(b) if c not in b_kept)
-    batch = [c for c in a_kept if c in b_kept and c in out]
-    summed = [c for c in a_kept if c in b_kept and c not in out]
-    left = [c for c in a_kept if c not in b_kept]
-    right = [c for c in b_kept if c not in a_kept]
-    perm_a = tuple(a_kept.index(c) for c in batch + left + summed)
-    perm_b = tuple(b_kept.index(c) for c in batch + summed + right)
-    made = batch + left + right
-    perm_out = tuple(made.index(c) for c in out)
-    nb, nl, ns = len(batch), len(left), len(summed)
-
-    def run(x, y):
-        if a_sum:
-            x = x.sum(axis=a_sum)
-        if b_sum:
-            y = y.sum(axis=b_sum)
-        x = x.transpose(perm_a)
-        y = y.transpose(perm_b)
-        bs = x.shape[:nb]
-        if bs != y.shape[:nb]:  # (a row axis of length 1 on one side)
-            bs = np.broadcast_shapes(bs, y.shape[:nb])
-            if x.shape[:nb] != bs:
-                x = np.broadcast_to(x, bs + x.shape[nb:])
-            if y.shape[:nb] != bs:
-                y = np.broadcast_to(y, bs + y.shape[nb:])
-        ls, rs = x.shape[nb:nb + nl], y.shape[nb + ns:]
-        nbs, nls, nrs = math.prod(bs), math.prod(ls), math.prod(rs)
-        if ns:
-            r = np.matmul(x.reshape(nbs, nls, -1), y.reshape(nbs, -1, nrs))
-        else:
-            r = x.reshape(nbs, nls, 1) * y.reshape(nbs, 1, nrs)
-        return r.reshape(bs + ls + rs).transpose(perm_out)
-
-    return run
-
-
 def _span(t: JunctionTree, hosts: set[int]) -> tuple[set[int], int]:
     """The cliques on the tree paths between ``hosts`` and their lowest common ancestor."""
     paths = []
@@ -726,11 +524,6 @@ def _span(t: JunctionTree, hosts: set[int]) -> tuple[set[int], int]:
 def _sep(t: JunctionTree, a: int, b: int) -> tuple[int, ...]:
     cb = set(t.cliques[b])
     return tuple(v for v in t.cliques[a] if v in cb)
-
-
-def _vars_of(t: JunctionTree, c: int, letters: str) -> list[int]:
-    inv = {l: v for v, l in t.letters[c].items()}
-    return [inv[l] for l in letters]
 
 
 def _expand(table, scope, target):

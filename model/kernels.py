@@ -6,7 +6,6 @@
   the clique's size is allocated and each row sees the same operations in the same order
   whatever the other rows are: the same row gives the same bits in any batch or chunking.
 * :func:`eliminate`: the greedy triangulation of a tree compile.
-* :func:`product_sum`: one step alone (the numpy step strategies' gathered form, for tests).
 
 The kernels live in :mod:`model._compiled`, imported on first use (compiled, or loaded from
 numba's on-disk cache) under one fixed module name whatever the package is imported as
@@ -39,30 +38,6 @@ def _kernels():
                 spec.loader.exec_module(module)
                 sys.modules[_NAME] = module
     return module
-
-
-def product_sum(const: np.ndarray, messages: np.ndarray, index: np.ndarray,
-                out_pos: np.ndarray, n_out: int) -> np.ndarray:
-    """``out[r, out_pos[e]] += const[e] * prod_j messages[index[e, j], r]`` over every entry ``e``.
-
-    Parameters
-    ----------
-    const : (entries,) float64
-        The clique's constant potential, flattened.
-    messages : (total, rows) float64, C-contiguous
-        The batched messages, each flattened, stacked one above the other (rows last).
-    index : (entries, n_messages) intp, C-contiguous
-        Where in ``messages`` each message's entry for clique entry ``e`` sits.
-    out_pos : (entries,) intp
-        The output entry (separator configuration) that clique entry ``e`` adds to.
-    n_out : int
-        Output entries per row.
-
-    Returns
-    -------
-    (rows, n_out) float64
-    """
-    return _kernels().product_sum_rows_last(const, messages, index, out_pos, n_out).T
 
 
 def run_steps(arena: np.ndarray, program, rescale: bool, log_scale: np.ndarray) -> None:
@@ -114,3 +89,20 @@ def eliminate(adj: np.ndarray, cards: np.ndarray, rule: int) -> list[np.ndarray]
     flat, starts = compiled(np.ascontiguousarray(adj, dtype=np.bool_), cards, np.log2(cards),
                            int(rule))
     return [flat[a:b] for a, b in zip(starts[:-1], starts[1:])]
+
+
+def rows_times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` with each row summed in the same order whatever the other rows are (BLAS
+    picks its kernel by the matrix shapes, so a row's last bits would depend on its batch).
+
+    Parameters
+    ----------
+    a : (rows, n) float64
+    b : (n, k) float64
+
+    Returns
+    -------
+    (rows, k) float64
+    """
+    return _kernels().rows_times(np.ascontiguousarray(a, dtype=np.float64),
+                                 np.ascontiguousarray(b, dtype=np.float64))

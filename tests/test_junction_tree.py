@@ -73,11 +73,11 @@ def tree_engine(network):
     return Engine(network, backends=("junction_tree",))
 
 
-def test_every_step_strategy_equals_plain_einsum(tree_engine, monkeypatch):
+def test_compiled_steps_equal_plain_einsum_and_every_row_is_its_own(tree_engine, monkeypatch):
     """200 runners who answered some training and background questions and no symptoms: the
-    shared tree's steps run as plain einsum calls, then (every step big) with each strategy a
-    step with several messages can be given (flat gathers, three contraction orders run as
-    pairwise matmuls), then by the fixed rule; same marginals and log P(evidence)."""
+    shared tree's steps run in the compiled executor and as plain numpy einsums (the
+    reference); same marginals and log P(evidence). A row's bits do not depend on the rows
+    run with it."""
     engine = tree_engine
     rng = np.random.default_rng(3)
     enum = engine.enumeration
@@ -94,31 +94,34 @@ def test_every_step_strategy_equals_plain_einsum(tree_engine, monkeypatch):
     lik = {v: a[possible] for v, a in lik.items()}
     n = int(possible.sum())
     variables = list(range(len(engine.variables)))
-    keep = frozenset()
 
-    def run():
-        marg, log_z = engine.posterior(lik, n, variables, check=False, slice_vars=(), keep=keep)
+    def run(rows=slice(None)):
+        part = {v: a[rows] for v, a in lik.items()}
+        rows_n = len(next(iter(part.values())))
+        marg, log_z = engine.posterior(part, rows_n, variables, check=False, slice_vars=(),
+                                       keep=frozenset())
         return {v: m.copy() for v, m in marg.items()}, log_z.copy()
 
-    monkeypatch.setattr(Plan, "SMALL", 1 << 60)  # every step a plain einsum
-    monkeypatch.setattr(Plan, "TUNED_MIN", 1 << 60)
-    plain, plain_z = run()
-    monkeypatch.setattr(Plan, "SMALL", 0)  # every step big
-    monkeypatch.setattr(Plan, "TUNED_MIN", 0)
+    got, got_z = run()
     plans = [p for t in engine._trees.values() for p in t._plans.values()]
-    # None: the fixed rule (a flat gather for big steps)
-    for how in Plan.STRATEGIES + (None,):
-        monkeypatch.setattr(Plan, "force", how)
-        got, got_z = run()
-        np.testing.assert_allclose(got_z, plain_z, rtol=0, atol=1e-10, err_msg=str(how))
-        for v, m in plain.items():
-            np.testing.assert_allclose(got[v], m, rtol=0, atol=1e-12,
-                                       err_msg=f"{how}: {engine.variables[v]}")
-    again, again_z = run()  # the call that chose and later calls agree to the last bit
-    np.testing.assert_array_equal(again_z, got_z)
-    for v, m in got.items():
-        np.testing.assert_array_equal(again[v], m)
-    assert any(p._gathers for p in plans), "the gathered path was not exercised"
+    assert plans and all(p.program is not None for p in plans), "the compiled path ran"
+    monkeypatch.setattr(Plan, "reference", True)
+    plain, plain_z = run()
+    np.testing.assert_allclose(got_z, plain_z, rtol=0, atol=1e-10)
+    for v, m in plain.items():
+        np.testing.assert_allclose(got[v], m, rtol=0, atol=1e-12, err_msg=engine.variables[v])
+    monkeypatch.setattr(Plan, "reference", False)
+    # on one tree, a row's bits do not depend on the rows run with it
+    tree = next(iter(engine._trees.values()))
+    inner = [v for v in variables if v in tree.home]
+    lik = {v: a for v, a in lik.items() if v in tree.home}  # (leg pain was expanded)
+    whole_marg, whole_z, _ = tree.run(lik, n, inner)
+    for rows in (slice(0, 1), slice(5, 12), slice(n - 3, n)):
+        part, part_z, _ = tree.run({v: a[rows] for v, a in lik.items()},
+                                   rows.stop - rows.start, inner)
+        np.testing.assert_array_equal(part_z, whole_z[rows])
+        for v, m in part.items():
+            np.testing.assert_array_equal(m, whole_marg[v][rows])
 
 
 def test_repeated_calls_agree_to_the_last_bit_whatever_ran_between(tree_engine):
@@ -143,21 +146,3 @@ def test_repeated_calls_agree_to_the_last_bit_whatever_ran_between(tree_engine):
     np.testing.assert_array_equal(second_z, first_z)
     for v, m in first.items():
         np.testing.assert_array_equal(second[v], m)
-
-
-def test_pairwise_contractions_equal_einsum():
-    """The matmul form of a two-operand einsum (letters summed in one operand only, summed
-    over both, kept from one side, shared batch letters, a broadcast row axis)."""
-    from model.junction_tree import _pairwise
-    rng = np.random.default_rng(0)
-    cases = [("abce,bcdefghi->abdfghi", (5, 2, 4, 4), (2, 4, 2, 4, 2, 2, 2, 2)),
-             ("ab,bc->ac", (3, 4), (4, 5)), ("abx,aby->axy", (3, 2, 4), (3, 2, 5)),
-             ("ab,ab->a", (3, 2), (3, 2)), ("ab,cd->dcba", (2, 3), (4, 5)),
-             ("abz,bc->ca", (3, 4, 2), (4, 5)), ("ab,abc->ac", (1, 2), (4, 2, 3))]
-    for eq, sa, sb in cases:
-        x, y = rng.random(sa), rng.random(sb)
-        want = np.einsum(eq, np.broadcast_to(x, (max(sa[0], sb[0]),) + sa[1:])
-                         if eq == "ab,abc->ac" else x, y)
-        np.testing.assert_allclose(_pairwise(eq)(x, y), want, rtol=1e-13, err_msg=eq)
-    x = rng.random((4, 2)).astype(np.longdouble)
-    assert _pairwise("ab,abc->ac")(x, rng.random((4, 2, 3))).dtype == np.longdouble
