@@ -38,7 +38,8 @@ findings) when that is cheap (open states x Quickscore rows x fired states withi
 always allowed); the tests hold each back end to the oracle that way. Since the trees run
 compiled, the junction tree alone is faster on the dashboard's runners (bench/README); the
 other two stay the default until the junction tree keeps the relative precision they give a
-rare condition when one improbable finding is expanded by Quickscore.
+very unlikely condition (a log-odds shift of 1.4e-9 where 0 is exact, P = 1e-6, with a
+symptom present expanded by Quickscore).
 """
 from __future__ import annotations
 
@@ -1629,7 +1630,8 @@ def _fold_links(rows: dict, links, absent) -> None:
 # helpers
 # ----------------------------------------------------------------------------------------
 def _depth_first(tree: "JunctionTree") -> dict[int, int]:
-    """Each variable's first clique in a depth-first walk of ``tree`` from its root."""
+    """Each variable's rank of first appearance in a depth-first walk of ``tree``'s cliques from
+    its root (variables of the root first)."""
     first: dict[int, int] = {}
     stack = [tree.root]
     while stack:
