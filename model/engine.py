@@ -978,10 +978,12 @@ class Engine:
             Per-row noisy-OR parameters of the conditions (``leak``, ``inhibitors``; the
             uncertainty intervals' draws).
 
-        The engine alone chooses the back end, by one rule: the mixture kernel when the row's
-        open cause states times its Quickscore terms are at most ``MIXTURE_WORK``, else the cause
-        enumeration when its work is at most ``CauseEnumeration.MAX_WORK``, else the junction
-        tree compiled for the row's pattern of positive findings (cached, bounded).
+        The engine alone chooses the back end, by one rule: one case runs on the mixture kernel
+        when its open cause states times its Quickscore terms are at most ``MIXTURE_WORK``, else
+        on the cause enumeration when its work is at most ``CauseEnumeration.MAX_WORK``, else on
+        the junction tree compiled for its pattern of positive findings (cached, bounded). Many
+        unrelated rows each run on the junction tree of their own pattern, so a row gets the
+        same bits whatever else is in the batch; variations of one case share its tree.
         """
         evidence = evidence or {}
         sizes = {len(v) for v in evidence.values() if isinstance(v, np.ndarray) and v.ndim == 2}
@@ -1361,21 +1363,17 @@ class Engine:
             terms = new
         return terms
 
-    SMALL_GROUP = 8  # rows sharing a pattern below which each row runs on its own sliced tree
-    MERGE_WORK = 1 << 11  # union open states x terms per row for rows merged into one call
-    MERGE_PAD = 4.0  # ... and merged work at most this many times the rows' own work
-
     @serialised
     def infer_batch(self, likelihoods: dict[str, np.ndarray], variables: list[str] | None = None,
                     budget: int = 1 << 22, n: int | None = None, slice_common: bool = False,
                     check: bool = True):
         """Many cases: ``{var: (n, card) likelihoods}`` -> ``({var: (n, card)}, log_z)``.
 
-        Rows the cause enumeration takes run there, grouped by their open causes and kept
-        leaves; the rest are grouped by the set of leaves with positive evidence, so each group
-        runs on the smallest junction tree that is exact for it; groups run in chunks of at most
-        about ``budget`` clique entries, which bounds memory. ``slice_common``: the rows are
-        variations of one case (the next-question ranking, attributions): they all run on
+        Unrelated rows are answered each as if alone (:meth:`_independent_rows`): grouped by
+        their own pattern, each group on the junction tree of that pattern, in chunks of at most
+        about ``budget`` clique entries, which bounds memory; a row's bits do not depend on the
+        other rows. ``slice_common``: the rows are variations of one case (the next-question
+        ranking, attributions): rows the cause enumeration takes run there, the rest on
         junction trees with the variables observed hard in every row of a chunk cut out (for
         unrelated rows that would compile a tree per chunk). ``check=False`` skips the exact
         possibility check, for callers that made it (an impossible row then raises
@@ -1401,63 +1399,24 @@ class Engine:
                 raise ImpossibleEvidence(np.flatnonzero(~possible))
         out = {v: np.empty((n, self.cards[self.index[v]])) for v in names}
         log_z = np.empty(n)
-        # group cases by the exact set of positive outer nodes they keep in the tree
-        nodes, positive = self._positive_rows(arrays, n)
-        raw = positive.copy()
+        if not slice_common:
+            self._independent_rows(arrays, n, idx, budget, out, log_z)
+            return out, log_z
+        # variations of row 0 (a case and its candidate answers) share row 0's tree: its kept
+        # positives stay in the tree, each row's one extra positive is expanded. A row whose
+        # candidate answer brings several positives keeps its own pattern (decided row by row
+        # against row 0, so the other candidates do not change it)
+        nodes, raw = self._positive_rows(arrays, n)
         positive = self._kept_mask(raw, nodes)  # the rest are expanded (Quickscore)
-        shared = None
-        if slice_common and n > 1:
-            # variations of row 0 (a case and its candidate answers) share row 0's tree: its
-            # kept positives stay in the tree, each row's one extra positive is expanded. A row
-            # whose candidate answer brings several positives keeps its own pattern (decided
-            # row by row against row 0, so the other candidates do not change it)
+        if n > 1:
             near = (raw & ~raw[0]).sum(axis=1) <= 1
-            shared = self._kept_mask(raw[:1], nodes, expand=0)[0]
-            positive[near] = shared
-        # Rows that share most of their positives share one tree: the common positives stay in
-        # it, each row's few extras are expanded.
-        common = positive.all(axis=0) if n else np.zeros(len(nodes), bool)
-        if shared is None and common.any() and \
-                (positive & ~common).sum(axis=1).max() <= self.max_expanded:
-            positive[:] = common
+            positive[near] = self._kept_mask(raw[:1], nodes, expand=0)[0]
         codes = np.packbits(positive, axis=1) if len(nodes) else np.zeros((n, 1), np.uint8)
-        todo = np.ones(n, dtype=bool)
-        if not slice_common and self.use_mixture and self.mixture is not None:
-            done = self._mixture_rows(arrays, n, idx, out, log_z)
-            if done.any():
-                self._answered.add("mixture")
-            todo &= ~done
-        # (variations of one case stay on junction trees sliced at what they all observe hard:
-        # the enumeration would split them by their open causes into many calls; measured on
-        # next-question rows early in the questionnaire, median 65 -> 41 ms)
-        if not slice_common and self.use_enumeration and self.enumeration is not None:
-            # rows the cause enumeration takes: grouped by their kept leaves and open causes
-            done = self._enumerate_rows(arrays, n, idx, budget, out, log_z, todo)
-            if done.any():
-                self._answered.add("enumeration")
-            todo &= ~done
-        _, label = np.unique(codes[todo], axis=0, return_inverse=True)
+        _, label = np.unique(codes, axis=0, return_inverse=True)
         label = label.ravel()
-        rest = np.flatnonzero(todo)
-        order = rest[np.argsort(label, kind="stable")]
-        bounds = np.flatnonzero(np.diff(np.sort(label, kind="stable"))) + 1
-        for group in np.split(order, bounds) if len(order) else []:
-            if (len(group) < self.SMALL_GROUP or not todo.all()) and not slice_common:
-                # (rows the enumeration declined have many open causes or positives:
-                # measured on sampled cases, a tree sliced at each row's hard answers beats
-                # a shared unsliced tree for them)
-                # a rare pattern: each row on its own sliced tree (small, quick to compile)
-                # costs less than compiling the unsliced tree of the pattern for a few rows
-                for r in group:
-                    one = {i: a[r:r + 1] for i, a in arrays.items()}
-                    try:
-                        marg, lz = self.posterior(one, 1, idx, check=False)
-                    except ImpossibleEvidence:
-                        raise ImpossibleEvidence(np.array([r])) from None
-                    for i, m in marg.items():
-                        out[self.variables[i]][r] = m[0]
-                    log_z[r] = lz[0]
-                continue
+        order = np.argsort(label, kind="stable")
+        bounds = np.flatnonzero(np.diff(label[order])) + 1
+        for group in np.split(order, bounds) if n else []:
             keep = self._with_outer_parents(
                 {nodes[j] for j in np.flatnonzero(positive[group[0]])})
             tree = self.tree(keep, frozenset(), self._whole(arrays, frozenset()))
@@ -1466,13 +1425,11 @@ class Engine:
                 rows = group[start:start + chunk]
                 lik = {i: a[rows] for i, a in arrays.items()}
                 try:
-                    # unrelated rows are not sliced: trees are then shared by a whole group
+                    # (the enumeration takes a chunk when its work per row is below a tree's)
                     marg, lz = self.posterior(
-                        lik, len(rows), idx, check=False,
-                        slice_vars=None if slice_common else (), keep=keep,
-                        enumerate=not slice_common or (
-                            self.enumeration is not None and
-                            self._rows_enumerated(lik, len(rows), keep)))
+                        lik, len(rows), idx, check=False, keep=keep,
+                        enumerate=self.enumeration is not None and
+                        self._rows_enumerated(lik, len(rows), keep))
                 except ImpossibleEvidence as exc:
                     raise ImpossibleEvidence(rows[exc.cases]) from None
                 for i, m in marg.items():
@@ -1480,31 +1437,56 @@ class Engine:
                 log_z[rows] = lz
         return out, log_z
 
-    def _mixture_rows(self, arrays: dict, n: int, idx: list, out: dict,
-                      log_z: np.ndarray) -> np.ndarray:
-        """Run the rows the mixture kernel takes (grouped by open causes and expanded
-        leaves, each group in chunks of at most its ``MAX_ENTRIES``); the mask of rows done."""
-        kernel = self.mixture
-        done = np.zeros(n, dtype=bool)
-        x = kernel.evidence_matrix(arrays, n)
-        names = [self.variables[i] for i in idx]
-        for rows, per_row in kernel.row_groups(x):
-            if per_row > self.MIXTURE_WORK:
-                continue
-            step = max(1, kernel.MAX_ENTRIES // (kernel.n_k * per_row))
-            for start in range(0, len(rows), step):
-                part = rows[start:start + step]
-                got = kernel.run_matrix(x[part], idx)
-                if got is None:
-                    continue
-                marg, lz = got
-                if not np.all(np.isfinite(lz)):
-                    raise ImpossibleEvidence(part[~np.isfinite(lz)])
-                for name, i in zip(names, idx):
-                    out[name][part] = marg[i]
-                log_z[part] = lz
-                done[part] = True
-        return done
+    def _independent_rows(self, arrays: dict, n: int, idx: list, budget: int, out: dict,
+                          log_z: np.ndarray) -> None:
+        """Unrelated rows, each answered as if it were alone: whatever else is in the batch
+        (``diagnose_many``'s chunking, the order of a frame), a row gets the same bits.
+
+        A row's route depends on the row only: it runs on the junction tree of its own pattern
+        (kept positives, conditions with evidence), in a group of the rows with the same pattern,
+        the same informative variables and the same hard outer nodes; a constant likelihood is a
+        factor of ``P(evidence)``, not evidence. The compiled tree steps compute every row in
+        the same order whatever the other rows (the mixture kernel and the cause enumeration
+        reduce across the batch with numpy, whose summation order follows the array's shape).
+        """
+        keys, scale = [], np.zeros(n)
+        informative = {}
+        for v, a in arrays.items():
+            flat = (a == a[:, :1]).all(axis=1)
+            if flat.any():
+                with np.errstate(divide="ignore"):
+                    scale += np.where(flat, np.log(a[:, 0]), 0.0)
+            informative[v] = ~flat
+            keys.append(~flat)
+            if v in self.foldable:  # hard or soft (a wanted outer node's marginal is certain
+                keys.append((np.count_nonzero(a, axis=1) == 1) & ~flat)  # when hard)
+            elif v in self._full_tables:  # a condition observed present or softly: whole CPT
+                keys.append(np.any((a[:, 1:] > 0) & (a[:, 1:] != a[:, :1]), axis=1))
+        variables = list(arrays)
+        nodes, positive = self._positive_rows(arrays, n)
+        kept = self._kept_mask(positive, nodes)
+        key = np.column_stack(keys + [kept]) if keys or len(nodes) else np.zeros((n, 1), bool)
+        _, label = np.unique(np.packbits(key, axis=1), axis=0, return_inverse=True)
+        label = label.ravel()
+        order = np.argsort(label, kind="stable")
+        bounds = np.flatnonzero(np.diff(label[order])) + 1
+        for group in np.split(order, bounds) if n else []:
+            first = group[0]
+            live = [v for v in variables if informative[v][first]]
+            keep = self._with_outer_parents(
+                {nodes[j] for j in np.flatnonzero(kept[first])})
+            chunk = max(16, budget // (4 * self.tree(keep).max_clique_size))
+            for start in range(0, len(group), chunk):
+                rows = group[start:start + chunk]
+                lik = {v: arrays[v][rows] for v in live}
+                try:
+                    marg, lz = self.posterior(lik, len(rows), idx, check=False, slice_vars=(),
+                                              keep=keep, enumerate=False)
+                except ImpossibleEvidence as exc:
+                    raise ImpossibleEvidence(rows[exc.cases]) from None
+                for i, m in marg.items():
+                    out[self.variables[i]][rows] = m
+                log_z[rows] = lz + scale[rows]
 
     def _positive_rows(self, arrays: dict, n: int):
         """``(leaves, rows x leaves)``: the outer nodes with evidence, and where it is positive
@@ -1516,95 +1498,6 @@ class Engine:
             a = arrays[leaf]
             positive[:, j] = positive_or_soft(a, off)
         return leaves, positive
-
-    def _enumerate_rows(self, arrays, n, idx, budget, out, log_z, todo=None):
-        """Run every row the cause enumeration accepts, grouped by (positive leaves, open
-        causes); returns the mask of rows done."""
-        enum = self.enumeration
-        opened = _open_codes(enum, arrays, n)
-        # open private causes are summed out per row, not enumerated: they neither add work
-        # nor split groups (unless a kept leaf tracks their condition; the call then decides)
-        opened[:, [j for j, c in enumerate(enum.causes) if c in enum.private]] = False
-        cards = np.array([self.cards[c] for c in enum.causes], dtype=float)
-        n_open = np.prod(np.where(opened, cards, 1.0), axis=1)
-        leaves, positive = self._positive_rows(arrays, n)
-        kept = self._kept_mask(positive, leaves)  # fired-state pass, as a tree would keep them
-        kept_ok = np.array([v in enum.kept_ok for v in leaves], dtype=bool)
-        fits_kept = ~(kept & ~kept_ok).any(axis=1)
-        split = positive & ~kept  # Quickscore rows
-        fired = np.ones(n)  # the fired-state pass's factor, per pattern of kept leaves
-        if kept.any():
-            patterns, which = np.unique(kept, axis=0, return_inverse=True)
-            fired = np.array([enum.fired_states([leaves[j] for j in np.flatnonzero(p)])
-                              for p in patterns])[which.ravel()]
-        work = n_open * 2.0 ** split.sum(axis=1) * fired
-        # wanted findings a row leaves unobserved: pseudo-case ratios (CauseEnumeration.PSEUDO_COST)
-        wanted = [v for v in idx if v in self.foldable]
-        n_pseudo = np.full(n, float(len(wanted)))
-        for v in wanted:
-            if v in arrays:
-                n_pseudo -= arrays[v][:, 0] != arrays[v][:, 1]
-        work *= 1.0 + enum.PSEUDO_COST * n_pseudo
-        fits = fits_kept & (kept.sum(axis=1) <= enum.MAX_KEPT) & (work <= enum.MAX_WORK)
-        if todo is not None:
-            fits &= todo  # (rows another back end already ran)
-        done = np.zeros(n, dtype=bool)
-        rows = np.flatnonzero(fits)
-        if not len(rows):
-            return done
-        key = np.concatenate([np.packbits(kept[rows], axis=1),
-                              np.packbits(opened[rows], axis=1)], axis=1)
-        _, label = np.unique(key, axis=0, return_inverse=True)
-        label = label.ravel()
-        order = np.argsort(label, kind="stable")
-        bounds = np.flatnonzero(np.diff(label[order])) + 1
-        groups = np.split(rows[order], bounds)
-        # rows alone in their group share a call with similar rows (same kept leaves): the call
-        # then enumerates the union of their open causes, worth it while that stays small
-        big = [g for g in groups if len(g) >= self.SMALL_GROUP]
-        lone = np.concatenate([g for g in groups if len(g) < self.SMALL_GROUP] or
-                              [np.zeros(0, dtype=int)])
-        merged, current, union, expo, own = [], [], None, 0, 0.0
-        for r in lone:  # in key order: neighbours differ in few open causes
-            e_r = int(split[r].sum() + kept[r].sum())
-            w_r = n_open[r] * 2.0 ** e_r
-            if current:
-                u, ex = union | opened[r], max(expo, e_r)
-                padded = np.prod(np.where(u, cards, 1.0)) * 2.0 ** ex
-                if (padded <= self.MERGE_WORK
-                        and padded * (len(current) + 1) <= self.MERGE_PAD * (own + w_r)
-                        and len(current) < 256 and (kept[r] == kept[current[0]]).all()):
-                    current.append(r)
-                    union, expo, own = u, ex, own + w_r
-                    continue
-                merged.append(np.array(current))
-            current, union, expo, own = [r], opened[r].copy(), e_r, w_r
-        if current:
-            merged.append(np.array(current))
-        step = max(1, budget // 64)
-        for group in big + merged:
-            keep = frozenset(leaves[j] for j in np.flatnonzero(kept[group[0]]))
-            for start in range(0, len(group), step):
-                part = group[start:start + step]
-                lik = {i: a[part] for i, a in arrays.items()}
-                try:
-                    marg, lz = self.posterior(lik, len(part), idx, check=False, keep=keep)
-                except ImpossibleEvidence as exc:
-                    raise ImpossibleEvidence(part[exc.cases]) from None
-                for i, m in marg.items():
-                    out[self.variables[i]][part] = m
-                log_z[part] = lz
-            done[group] = True
-        return done
-
-
-def _open_codes(enum, arrays: dict, n: int) -> np.ndarray:
-    """Per row, a bit per cause: set when the row leaves the cause open (not observed hard)."""
-    bits = np.zeros((n, len(enum.causes)), dtype=bool)
-    for j, c in enumerate(enum.causes):
-        a = arrays.get(c)
-        bits[:, j] = True if a is None else np.count_nonzero(a, axis=1) != 1
-    return bits
 
 
 def _absent_copies(rows: dict, case, coef, pos, w_off, w_on, leak: float):

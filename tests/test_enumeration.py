@@ -142,7 +142,8 @@ def test_several_rare_positives_go_through_the_fired_state_pass(engine, network,
 
 
 def test_batches_of_cases_equal_single_cases(engine):
-    """infer_batch groups rows by open causes and kept leaves; every row equals its own run."""
+    """infer_batch runs each row as if alone (on a junction tree); every row equals its own
+    run, whichever back end that takes."""
     rng = np.random.default_rng(3)
     enum = engine.enumeration
     causes = [engine.variables[c] for c in enum.causes]
