@@ -26,7 +26,7 @@ decides it.
 
 Three exact back ends behind the same calls
 -------------------------------------------
-A case (or a batch group) runs first on the **mixture kernel** (:mod:`model.mixture`: the
+A single case runs first on the **mixture kernel** (:mod:`model.mixture`: the
 posterior as a mixture of product distributions over the conditions, one fixed pass of numpy
 operations, no compile) when its open cause states times Quickscore terms stay within
 ``Engine.MIXTURE_WORK``. Otherwise, after the outer layer is folded, it runs on the **cause
@@ -34,6 +34,8 @@ enumeration** (:mod:`model.enumeration`: sums over the joint states of the cause
 leave open, no compile, float64, all terms positive, a fired-state pass for rare positive
 findings) when that is cheap (open states x Quickscore rows x fired states within
 ``CauseEnumeration.MAX_WORK``), else on a **junction tree** compiled for its pattern and cached.
+Unrelated batch rows (``diagnose_many``) always run on junction trees, each grouped with the rows
+of its own pattern, so a row's bits never depend on the other rows (:meth:`Engine.infer_batch`).
 ``Engine(network, backends=(...))`` restricts an engine to some of them (the junction tree is
 always allowed); the tests hold each back end to the oracle that way. Since the trees run
 compiled, the junction tree alone is faster on the dashboard's runners (bench/README); the
@@ -1475,7 +1477,8 @@ class Engine:
             live = [v for v in variables if informative[v][first]]
             keep = self._with_outer_parents(
                 {nodes[j] for j in np.flatnonzero(kept[first])})
-            chunk = max(16, budget // (4 * self.tree(keep).max_clique_size))
+            whole = self._whole({v: arrays[v][first:first + 1] for v in live}, frozenset())
+            chunk = max(16, budget // (4 * self.tree(keep, frozenset(), whole).max_clique_size))
             for start in range(0, len(group), chunk):
                 rows = group[start:start + chunk]
                 lik = {v: arrays[v][rows] for v in live}

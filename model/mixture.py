@@ -382,32 +382,6 @@ class ProductMixture:
         prospective = self._prospective(setup, pair_row, pair_k, starts_p, off_p)
         return first, present, np.concatenate([comp.log_z, log_z]), prospective
 
-    def row_groups(self, x: np.ndarray) -> list[tuple[np.ndarray, int]]:
-        """Rows of an evidence matrix grouped so that each group runs in one
-        :meth:`run_matrix` call at each row's own cost: rows with the same open causes and
-        the same expanded leaves. Returns ``[(rows, components per row)]``; rows this kernel
-        cannot take (evidence on conditions or groups, a cause with no possible state) are
-        left out."""
-        lam = x[:, self.cause_cols[:-1]]
-        nonzero = np.add.reduceat(lam > 0, self.offsets[:-1], axis=1)
-        l_off, l_on = x[:, self.leaf_off_cols], x[:, self.leaf_on_cols]
-        ok = (nonzero > 0).all(axis=1) & \
-            (x[:, self.other_cols] == x[:, self.other_first]).all(axis=1)
-        keys = np.concatenate([nonzero != 1, (l_off != l_on) & (l_on > 0)], axis=1)
-        rows = np.flatnonzero(ok)
-        if not len(rows):
-            return []
-        codes, label = np.unique(np.packbits(keys[rows], axis=1), axis=0, return_inverse=True)
-        label = label.ravel()
-        order = np.argsort(label, kind="stable")
-        bounds = np.flatnonzero(np.diff(label[order])) + 1
-        out = []
-        for group in np.split(rows[order], bounds):
-            opened = {self.causes[i] for i in np.flatnonzero(keys[group[0], :len(self.causes)])}
-            n_t = 1 << int(keys[group[0], len(self.causes):].sum())
-            out.append((group, math.prod(int(self.cards[c]) for c in opened) * n_t))
-        return out
-
     # ------------------------------------------------------------------------------------
     def _prepare(self, x: np.ndarray, max_work: float | None = None,
                  variation_work: float | None = None):
