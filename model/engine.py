@@ -34,8 +34,10 @@ enumeration** (:mod:`model.enumeration`: sums over the joint states of the cause
 leave open, no compile, float64, all terms positive, a fired-state pass for rare positive
 findings) when that is cheap (open states x Quickscore rows x fired states within
 ``CauseEnumeration.MAX_WORK``), else on a **junction tree** compiled for its pattern and cached.
-Unrelated batch rows (``diagnose_many``) always run on junction trees, each grouped with the rows
-of its own pattern, so a row's bits never depend on the other rows (:meth:`Engine.infer_batch`).
+Unrelated batch rows (``diagnose_many``) each take the same rule alone, as a batch of one
+(identical rows once); the rows it sends to a junction tree run grouped with the rows of their
+own pattern on that pattern's tree, so a row's bits never depend on the other rows
+(:meth:`Engine.infer_batch`).
 ``Engine(network, backends=(...))`` restricts an engine to some of them (the junction tree is
 always allowed); the tests hold each back end to the oracle that way. Since the trees run
 compiled, the junction tree alone is faster on the dashboard's runners (bench/README); the
@@ -603,7 +605,7 @@ class Engine:
     def posterior(self, lik: dict[int, np.ndarray], batch: int,
                   variables: list[int] | None = None, check: bool = True,
                   slice_vars=None, keep: frozenset | None = None, params: dict | None = None,
-                  enumerate: bool = True):
+                  enumerate: bool = True, trees: bool = True):
         """Marginals of ``variables`` (default: all) for a batch of likelihoods.
 
         Returns ``(marginals, log_z)``: ``{index: (batch, card)}`` and ``log P(evidence)``.
@@ -612,7 +614,8 @@ class Engine:
         ``params``: per-case noisy-OR parameters of the conditions (parameter draws, see
         :meth:`CauseEnumeration.run`); only the cause enumeration takes them, so a case it
         declines raises ``ValueError``. ``enumerate=False``: junction trees only (many variations of one case: one tree runs
-        them all at once, see :meth:`_rows_enumerated`).
+        them all at once, see :meth:`_rows_enumerated`). ``trees=False``: ``None`` where the
+        single-case rule would run a junction tree (the caller groups those rows itself).
         """
         if check:
             possible = self.check_possible(lik, batch)
@@ -640,6 +643,8 @@ class Engine:
                        and v not in keep)
         tree, keep = (self._enumeration_for(lik, batch, keep, max_work, n_pseudo) if enumerate
                       else (None, keep))
+        if tree is None and not trees:
+            return None
         outer = [v for v in variables if v in self.foldable and v not in keep]
         inner = [v for v in variables if v not in self.foldable or v in keep]
         if tree is None:
@@ -764,6 +769,8 @@ class Engine:
     # Measured on 160 sampled runners, one case, all 82 marginals: the kernel takes 0.5-2.6 ms
     # up to 1,024 and 7-12 ms at 4,096 (the engine 4-30 ms); from 8,192 the engine wins
     MIXTURE_WORK = 1 << 12
+    # clique entries of one batch row's tree above which its hard variables are cut out
+    CUT_HARD_ABOVE = 1 << 15
 
     @cached_property
     def enumeration(self) -> CauseEnumeration | None:
@@ -984,8 +991,9 @@ class Engine:
         when its open cause states times its Quickscore terms are at most ``MIXTURE_WORK``, else
         on the cause enumeration when its work is at most ``CauseEnumeration.MAX_WORK``, else on
         the junction tree compiled for its pattern of positive findings (cached, bounded). Many
-        unrelated rows each run on the junction tree of their own pattern, so a row gets the
-        same bits whatever else is in the batch; variations of one case share its tree.
+        unrelated rows each take that rule alone, the tree rows grouped by pattern, so a row
+        gets the same bits whatever else is in the batch; variations of one case share its
+        tree.
         """
         evidence = evidence or {}
         sizes = {len(v) for v in evidence.values() if isinstance(v, np.ndarray) and v.ndim == 2}
@@ -1371,10 +1379,10 @@ class Engine:
                     check: bool = True):
         """Many cases: ``{var: (n, card) likelihoods}`` -> ``({var: (n, card)}, log_z)``.
 
-        Unrelated rows are answered each as if alone (:meth:`_independent_rows`): grouped by
-        their own pattern, each group on the junction tree of that pattern, in chunks of at most
-        about ``budget`` clique entries, which bounds memory; a row's bits do not depend on the
-        other rows. ``slice_common``: the rows are variations of one case (the next-question
+        Unrelated rows are answered each as if alone (:meth:`_independent_rows`): identical rows
+        once, each row by the single-case rule, the rows that needs a tree for grouped by
+        pattern on that pattern's tree, in chunks of at most about ``budget`` clique entries,
+        which bounds memory; a row's bits do not depend on the other rows. ``slice_common``: the rows are variations of one case (the next-question
         ranking, attributions): rows the cause enumeration takes run there, the rest on
         junction trees with the variables observed hard in every row of a chunk cut out (for
         unrelated rows that would compile a tree per chunk). ``check=False`` skips the exact
@@ -1444,47 +1452,101 @@ class Engine:
         """Unrelated rows, each answered as if it were alone: whatever else is in the batch
         (``diagnose_many``'s chunking, the order of a frame), a row gets the same bits.
 
-        A row's route depends on the row only: it runs on the junction tree of its own pattern
-        (kept positives, conditions with evidence), in a group of the rows with the same pattern,
-        the same informative variables and the same hard outer nodes; a constant likelihood is a
-        factor of ``P(evidence)``, not evidence. The compiled tree steps compute every row in
-        the same order whatever the other rows (the mixture kernel and the cause enumeration
-        reduce across the batch with numpy, whose summation order follows the array's shape).
+        Identical rows are computed once. A constant likelihood is a factor of
+        ``P(evidence)``, not evidence (a batch stacks "not answered" as ones). Each row then
+        takes the single-case rule on its own, a batch of one: the mixture kernel or the cause
+        enumeration when it takes the row. A row they decline runs on the junction tree of its
+        own pattern (kept positives, conditions with evidence), grouped with the rows of the
+        same pattern, informative variables and hard outer nodes: the compiled tree steps
+        compute every row in the same order whatever the other rows (the mixture kernel and the
+        enumeration reduce with numpy, whose summation order follows the array's shape, so
+        they only ever see one row here).
         """
-        keys, scale = [], np.zeros(n)
-        informative = {}
+        variables = list(arrays)
+        if variables:  # identical rows once
+            matrix = np.concatenate([arrays[v] for v in variables], axis=1)
+            _, first, same = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
+            same = same.ravel()
+        else:
+            first, same = np.zeros(min(n, 1), dtype=int), np.zeros(n, dtype=int)
+        if len(first) < n:
+            reps = {v: a[first] for v, a in arrays.items()}
+            rep_out = {v: np.empty((len(first),) + o.shape[1:]) for v, o in out.items()}
+            rep_z = np.empty(len(first))
+            try:
+                self._independent_rows(reps, len(first), idx, budget, rep_out, rep_z)
+            except ImpossibleEvidence as exc:
+                raise ImpossibleEvidence(np.flatnonzero(np.isin(same, exc.cases))) from None
+            for v, o in out.items():
+                o[:] = rep_out[v][same]
+            log_z[:] = rep_z[same]
+            return
+        scale, informative = np.zeros(n), {}
         for v, a in arrays.items():
             flat = (a == a[:, :1]).all(axis=1)
             if flat.any():
                 with np.errstate(divide="ignore"):
                     scale += np.where(flat, np.log(a[:, 0]), 0.0)
             informative[v] = ~flat
-            keys.append(~flat)
-            if v in self.foldable:  # hard or soft (a wanted outer node's marginal is certain
-                keys.append((np.count_nonzero(a, axis=1) == 1) & ~flat)  # when hard)
-            elif v in self._full_tables:  # a condition observed present or softly: whole CPT
+        declined = []
+        for r in range(n):
+            lik = {v: arrays[v][r:r + 1] for v in variables if informative[v][r]}
+            try:
+                got = self.posterior(lik, 1, idx, check=False, trees=False)
+            except ImpossibleEvidence:
+                raise ImpossibleEvidence(np.array([r])) from None
+            if got is None:
+                declined.append(r)
+                continue
+            for i, m in got[0].items():
+                out[self.variables[i]][r] = m[0]
+            log_z[r] = got[1][0] + scale[r]
+        if declined:
+            self._tree_rows(arrays, np.array(declined), informative, scale, idx, budget, out,
+                            log_z)
+
+    def _tree_rows(self, arrays: dict, which: np.ndarray, informative: dict, scale: np.ndarray,
+                   idx: list, budget: int, out: dict, log_z: np.ndarray) -> None:
+        """The rows ``which`` of a batch, each on the junction tree of its own pattern, grouped
+        with the rows of the same pattern (see :meth:`_independent_rows`)."""
+        keys = []
+        for v, a in arrays.items():
+            live = informative[v][which]
+            keys.append(live)
+            a = a[which]
+            keys.append((np.count_nonzero(a, axis=1) == 1) & live)  # hard (cut out of big trees)
+            if v in self._full_tables:  # a condition observed present or softly: whole CPT
                 keys.append(np.any((a[:, 1:] > 0) & (a[:, 1:] != a[:, :1]), axis=1))
         variables = list(arrays)
-        nodes, positive = self._positive_rows(arrays, n)
+        sub = {v: a[which] for v, a in arrays.items()}
+        nodes, positive = self._positive_rows(sub, len(which))
         kept = self._kept_mask(positive, nodes)
-        key = np.column_stack(keys + [kept]) if keys or len(nodes) else np.zeros((n, 1), bool)
+        key = np.column_stack(keys + [kept]) if keys or len(nodes) else np.zeros((len(which), 1),
+                                                                                 bool)
         _, label = np.unique(np.packbits(key, axis=1), axis=0, return_inverse=True)
         label = label.ravel()
         order = np.argsort(label, kind="stable")
         bounds = np.flatnonzero(np.diff(label[order])) + 1
-        for group in np.split(order, bounds) if n else []:
-            first = group[0]
+        for group in np.split(order, bounds) if len(which) else []:
+            first = which[group[0]]
             live = [v for v in variables if informative[v][first]]
             keep = self._with_outer_parents(
-                {nodes[j] for j in np.flatnonzero(kept[first])})
-            whole = self._whole({v: arrays[v][first:first + 1] for v in live}, frozenset())
-            chunk = max(16, budget // (4 * self.tree(keep, frozenset(), whole).max_clique_size))
+                {nodes[j] for j in np.flatnonzero(kept[group[0]])})
+            one = {v: arrays[v][first:first + 1] for v in live}
+            tree = self.tree(keep, frozenset(), self._whole(one, frozenset()))
+            # a big tree is cut at the variables the row observes hard (each hard pattern
+            # then compiles its own tree); a small one is shared by every hard pattern
+            cut = tree.max_clique_size > self.CUT_HARD_ABOVE
+            if cut:
+                hard = frozenset(v for v in live if v not in self.foldable and is_hard(one[v]))
+                tree = self.tree(keep, hard, self._whole(one, hard))
+            chunk = max(16, budget // (4 * tree.max_clique_size))
             for start in range(0, len(group), chunk):
-                rows = group[start:start + chunk]
+                rows = which[group[start:start + chunk]]
                 lik = {v: arrays[v][rows] for v in live}
                 try:
-                    marg, lz = self.posterior(lik, len(rows), idx, check=False, slice_vars=(),
-                                              keep=keep, enumerate=False)
+                    marg, lz = self.posterior(lik, len(rows), idx, check=False, keep=keep,
+                                              slice_vars=None if cut else (), enumerate=False)
                 except ImpossibleEvidence as exc:
                     raise ImpossibleEvidence(rows[exc.cases]) from None
                 for i, m in marg.items():

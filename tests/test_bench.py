@@ -21,7 +21,7 @@ def test_kernel_counter_counts_all_three_kernels_and_changes_no_result(model):
     without_kernel = Engine(model.network, backends=("enumeration", "junction_tree"))
     trees_only = Engine(model.network, backends=("junction_tree",))
     with ceiling.KernelCounter() as counter:
-        during = engine.infer_batch(lik)  # unrelated rows: junction trees
+        during = engine.infer_batch(lik)  # unrelated rows: each by the single-case rule
         for r in range(len(next(iter(lik.values())))):  # one case at a time: the kernels
             engine.query({k: a[r:r + 1] for k, a in lik.items()})
             without_kernel.query({k: a[r:r + 1] for k, a in lik.items()})
