@@ -37,10 +37,9 @@ def assert_same_results(got, expected):
     for column in ("triage_level", "top_condition"):
         assert got[column].astype(str).tolist() == expected[column].astype(str).tolist()
     numbers = expected.select_dtypes("number").columns.drop("case")
-    # 1e-9, the engine's agreement with pgmpy: a row's numbers may differ in the last ~11
-    # digits with the rows that share its batch (the engine groups a batch by answer pattern)
-    np.testing.assert_allclose(got[numbers].to_numpy(), expected[numbers].to_numpy(),
-                               atol=1e-9, rtol=0)
+    # bit for bit: a row is answered as if alone, so neither the partitioning nor the worker
+    # process changes it
+    np.testing.assert_array_equal(got[numbers].to_numpy(), expected[numbers].to_numpy())
 
 
 def test_dask_local_cluster_equals_one_process(model, cases, client):
