@@ -186,14 +186,7 @@ def main(argv=None) -> None:
     # cold: caches emptied (a case the enumeration declines compiles a junction tree first)
     cold = []
     for i in pick:
-        engine._trees.clear()
-        engine._pseudo_memo.clear()
-        engine._seen.clear()
-        if engine.mixture is not None:
-            engine.mixture.clear_caches()
-        if engine.enumeration is not None:
-            engine.enumeration._grids.clear()
-            engine.enumeration._pairs.clear()
+        engine.clear_caches()
         t = time.perf_counter()
         engine.infer(cases[i])
         cold.append(time.perf_counter() - t)
