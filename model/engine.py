@@ -1380,10 +1380,10 @@ class Engine:
         """Many cases: ``{var: (n, card) likelihoods}`` -> ``({var: (n, card)}, log_z)``.
 
         Unrelated rows are answered each as if alone (:meth:`_independent_rows`): identical rows
-        once, each row by the single-case rule, the rows that needs a tree for grouped by
-        pattern on that pattern's tree, in chunks of at most about ``budget`` clique entries,
-        which bounds memory; a row's bits do not depend on the other rows. ``slice_common``: the rows are variations of one case (the next-question
-        ranking, attributions): rows the cause enumeration takes run there, the rest on
+        once, each row by the single-case rule, and the rows that need a tree grouped by pattern
+        on that pattern's tree, in chunks of at most about ``budget`` clique entries, which
+        bounds memory; a row's bits do not depend on the other rows. ``slice_common``: the rows
+        are variations of one case (the next-question ranking, attributions): rows the cause enumeration takes run there, the rest on
         junction trees with the variables observed hard in every row of a chunk cut out (for
         unrelated rows that would compile a tree per chunk). ``check=False`` skips the exact
         possibility check, for callers that made it (an impossible row then raises
